@@ -1,0 +1,2 @@
+// libyaml's event parser, the only YAML code podinject uses (see YAML/YAMLParser.swift).
+#include <yaml.h>

@@ -1,0 +1,108 @@
+/// The part of an AdmissionReview podinject decides on, as the API server sent it.
+public struct AdmissionRequest: Sendable {
+  public static let v1 = "admission.k8s.io/v1"
+  public static let v1beta1 = "admission.k8s.io/v1beta1"
+
+  /// The AdmissionReview apiVersion, echoed in the answer.
+  public var reviewAPIVersion: String
+  public var uid: String
+  /// `request.kind.kind`, or the object's own kind when the request does not say.
+  public var kind: String
+  /// `request.kind.group`; empty for the core group.
+  public var group: String
+  public var subResource: String
+  public var operation: String
+  public var namespace: String
+  public var object: JSONValue?
+  public var dryRun: Bool
+  /// The whole `request` member, as templates see it under `.request`.
+  public var raw: JSONValue
+
+  /// Whether this is a Pod itself (not a subresource such as `pods/status`).
+  public var isPod: Bool { kind == "Pod" && group.isEmpty && subResource.isEmpty }
+
+  /// The name the pod goes by at admission: its name, else its generateName.
+  public var podName: String {
+    let metadata = object?["metadata"]
+    return metadata?["name"]?.stringValue ?? metadata?["generateName"]?.stringValue ?? ""
+  }
+}
+
+/// Why the input cannot be answered at all (SPEC §6): exit 2 in stdin mode, 400 in CGI mode.
+public struct ReviewInputError: Error, Sendable, Equatable, CustomStringConvertible {
+  public var message: String
+  public init(_ message: String) { self.message = message }
+  public var description: String { message }
+}
+
+extension AdmissionRequest {
+  /// Reads an AdmissionReview (JSON, or YAML when it does not start with `{`).
+  public static func decode(_ bytes: [UInt8], maxDepth: Int = 256) throws(ReviewInputError) -> AdmissionRequest {
+    try decode(review: parseDocument(bytes, maxDepth: maxDepth))
+  }
+
+  /// Parses the input document, reporting where reading stopped.
+  static func parseDocument(_ bytes: [UInt8], maxDepth: Int) throws(ReviewInputError) -> JSONValue {
+    guard let first = bytes.firstIndex(where: { !($0 == 0x20 || $0 == 0x0A || $0 == 0x0D || $0 == 0x09) }) else {
+      throw ReviewInputError("empty input: expected an AdmissionReview")
+    }
+    if bytes[first] == UInt8(ascii: "{") || bytes[first] == UInt8(ascii: "[") {
+      do {
+        return try JSONParser.parse(bytes, maxDepth: maxDepth)
+      } catch {
+        throw ReviewInputError("not valid JSON: \(error.description)")
+      }
+    }
+    let documents: [JSONValue]
+    do {
+      documents = try YAML.parseJSONDocuments(bytes)
+    } catch {
+      throw ReviewInputError("not valid JSON or YAML: \(error.description)")
+    }
+    guard documents.count == 1, let document = documents.first else {
+      throw ReviewInputError("expected one AdmissionReview document, found \(documents.count)")
+    }
+    return document
+  }
+
+  /// Checks the document is an AdmissionReview with a request and a uid.
+  public static func decode(review: JSONValue) throws(ReviewInputError) -> AdmissionRequest {
+    guard case .object(let object) = review else {
+      throw ReviewInputError("expected an AdmissionReview object, found \(review.typeName)")
+    }
+    let apiVersion = object["apiVersion"]?.stringValue
+    guard let apiVersion, apiVersion == v1 || apiVersion == v1beta1 else {
+      throw ReviewInputError(
+        "not an AdmissionReview: apiVersion must be \(v1) or \(v1beta1), found \(describe(object["apiVersion"]))")
+    }
+    guard object["kind"]?.stringValue == "AdmissionReview" else {
+      throw ReviewInputError("not an AdmissionReview: kind is \(describe(object["kind"]))")
+    }
+    guard let request = object["request"], case .object(let fields) = request else {
+      throw ReviewInputError("AdmissionReview has no request")
+    }
+    guard let uid = fields["uid"]?.stringValue, !uid.isEmpty else {
+      throw ReviewInputError("AdmissionReview request has no uid")
+    }
+    let pod = fields["object"].flatMap { $0.isNull ? nil : $0 }
+    let kind = fields["kind"]
+    return AdmissionRequest(
+      reviewAPIVersion: apiVersion,
+      uid: uid,
+      kind: kind?["kind"]?.stringValue ?? pod?["kind"]?.stringValue ?? "",
+      group: kind?["group"]?.stringValue ?? "",
+      subResource: fields["subResource"]?.stringValue ?? "",
+      operation: fields["operation"]?.stringValue ?? "",
+      namespace: fields["namespace"]?.stringValue ?? pod?["metadata"]?["namespace"]?.stringValue ?? "",
+      object: pod,
+      dryRun: fields["dryRun"]?.boolValue ?? false,
+      raw: request)
+  }
+
+  /// Names a missing or odd value without echoing long input back.
+  private static func describe(_ value: JSONValue?) -> String {
+    guard let value else { return "missing" }
+    guard case .string(let text) = value else { return value.typeName }
+    return text.count <= 64 ? "\"\(text)\"" : "a long string"
+  }
+}

@@ -1,0 +1,85 @@
+/// The answer to one AdmissionRequest, built with a small vocabulary: allowed, denied, patched.
+public struct AdmissionResponse: Sendable {
+  public var uid: String
+  public var allowed: Bool
+  public var patch: JSONPatch
+  public var warnings: [String] = []
+  /// Keys hold no `/`: the API server stores them as `<webhook name>/<key>`.
+  public var auditAnnotations = JSONObject()
+  /// The HTTP-style code and message of a denial.
+  public var status: (code: Int, message: String)?
+
+  /// An answer that admits the object unchanged.
+  public static func allowed(uid: String) -> AdmissionResponse {
+    AdmissionResponse(uid: uid, allowed: true, patch: JSONPatch())
+  }
+
+  /// An explicit refusal: 403 with the reason, never an HTTP error.
+  public static func denied(uid: String, message: String) -> AdmissionResponse {
+    AdmissionResponse(uid: uid, allowed: false, patch: JSONPatch(), status: (403, message))
+  }
+
+  /// The complete AdmissionReview, in the apiVersion the request came in.
+  public func review(apiVersion: String) -> JSONValue {
+    var response = JSONObject([("uid", .string(uid)), ("allowed", .bool(allowed))])
+    if allowed && !patch.isEmpty {
+      response["patchType"] = "JSONPatch"
+      response["patch"] = .string(Base64.encode(patch.json.serializedBytes()))
+    }
+    if let status {
+      response["status"] = .object(
+        JSONObject([
+          ("code", .number(String(status.code))), ("status", "Failure"), ("reason", "Forbidden"),
+          ("message", .string(status.message)),
+        ]))
+    }
+    if !warnings.isEmpty { response["warnings"] = .array(warnings.map(JSONValue.string)) }
+    if !auditAnnotations.isEmpty { response["auditAnnotations"] = .object(auditAnnotations) }
+    return .object(
+      JSONObject([("apiVersion", .string(apiVersion)), ("kind", "AdmissionReview"), ("response", .object(response))]))
+  }
+}
+
+/// RFC 4648 base64, which the `patch` field needs; Foundation is not loaded for it.
+public enum Base64 {
+  private static let alphabet = Array("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/".utf8)
+
+  public static func encode(_ bytes: [UInt8]) -> String {
+    var out: [UInt8] = []
+    out.reserveCapacity((bytes.count + 2) / 3 * 4)
+    var index = 0
+    while index + 2 < bytes.count {
+      let n = UInt32(bytes[index]) << 16 | UInt32(bytes[index + 1]) << 8 | UInt32(bytes[index + 2])
+      out += [alphabet[Int(n >> 18 & 63)], alphabet[Int(n >> 12 & 63)], alphabet[Int(n >> 6 & 63)], alphabet[Int(n & 63)]]
+      index += 3
+    }
+    let rest = bytes.count - index
+    if rest > 0 {
+      let n = UInt32(bytes[index]) << 16 | (rest == 2 ? UInt32(bytes[index + 1]) << 8 : 0)
+      out += [alphabet[Int(n >> 18 & 63)], alphabet[Int(n >> 12 & 63)]]
+      out += rest == 2 ? [alphabet[Int(n >> 6 & 63)], UInt8(ascii: "=")] : [UInt8(ascii: "="), UInt8(ascii: "=")]
+    }
+    return String(decoding: out, as: UTF8.self)
+  }
+
+  /// Decodes standard base64 (padding optional); nil on any other character.
+  public static func decode(_ text: String) -> [UInt8]? {
+    var values: [UInt8] = []
+    for byte in text.utf8 where byte != UInt8(ascii: "=") {
+      guard let value = alphabet.firstIndex(of: byte) else { return nil }
+      values.append(UInt8(value))
+    }
+    var out: [UInt8] = []
+    var index = 0
+    while index + 1 < values.count {
+      let chunk = values[index..<min(index + 4, values.count)]
+      var n: UInt32 = 0
+      for (offset, value) in chunk.enumerated() { n |= UInt32(value) << (18 - 6 * UInt32(offset)) }
+      out.append(UInt8(n >> 16 & 255))
+      if chunk.count > 2 { out.append(UInt8(n >> 8 & 255)) }
+      if chunk.count > 3 { out.append(UInt8(n & 255)) }
+      index += 4
+    }
+    return out
+  }
+}

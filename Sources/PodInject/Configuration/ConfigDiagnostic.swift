@@ -1,0 +1,31 @@
+/// One problem found in a configuration file, printed as `file:line: message`.
+public struct ConfigDiagnostic: Sendable, Equatable, CustomStringConvertible {
+  public var file: String
+  public var line: Int
+  public var message: String
+
+  public init(file: String, line: Int, message: String) {
+    self.file = file
+    self.line = line
+    self.message = message
+  }
+
+  public var description: String { "\(file):\(line): \(message)" }
+}
+
+/// Why a configuration could not be used, and the failure policy still readable from it.
+public struct ConfigError: Error, Sendable, CustomStringConvertible {
+  public var diagnostics: [ConfigDiagnostic]
+  /// `defaults.onError` when the file was readable enough to tell; decisions fall back to it.
+  public var fallbackOnError: FailurePolicy?
+
+  public init(diagnostics: [ConfigDiagnostic], fallbackOnError: FailurePolicy? = nil) {
+    self.diagnostics = diagnostics
+    self.fallbackOnError = fallbackOnError
+  }
+
+  /// The first diagnostic, for one-line signals.
+  public var summary: String { diagnostics.first?.description ?? "invalid configuration" }
+
+  public var description: String { diagnostics.map(\.description).joined(separator: "\n") }
+}

@@ -1,0 +1,350 @@
+/// Reads an `InjectionConfig` from YAML or JSON, rejecting unknown keys with their line numbers.
+public enum ConfigLoader {
+  /// Where the configuration is read from when nothing else is said.
+  public static let defaultPath = "/etc/podinject/config.yaml"
+
+  /// Parses and validates a configuration; every problem found is reported, not only the first.
+  public static func load(_ bytes: [UInt8], file: String) throws(ConfigError) -> InjectionConfig {
+    let documents: [YAMLNode]
+    do {
+      documents = try YAML.parseDocuments(bytes)
+    } catch {
+      throw ConfigError(diagnostics: [ConfigDiagnostic(file: file, line: error.line, message: error.message)])
+    }
+    guard documents.count == 1, let root = documents.first else {
+      let message = documents.isEmpty ? "the file holds no document" : "expected one document, found \(documents.count)"
+      throw ConfigError(diagnostics: [ConfigDiagnostic(file: file, line: 1, message: message)])
+    }
+    var reader = ConfigReader(file: file)
+    let config = reader.readConfig(root)
+    guard reader.diagnostics.isEmpty else {
+      throw ConfigError(diagnostics: reader.diagnostics, fallbackOnError: reader.readableOnError)
+    }
+    return config
+  }
+}
+
+/// Walks the YAML tree, collecting diagnostics as it builds the configuration.
+struct ConfigReader {
+  let file: String
+  var diagnostics: [ConfigDiagnostic] = []
+  /// `defaults.onError` once read successfully.
+  var readableOnError: FailurePolicy?
+
+  init(file: String) { self.file = file }
+
+  mutating func fail(_ node: YAMLNode, _ message: String) {
+    diagnostics.append(ConfigDiagnostic(file: file, line: node.line, message: message))
+  }
+
+  mutating func readConfig(_ root: YAMLNode) -> InjectionConfig {
+    var config = InjectionConfig()
+    let keys: Set = ["apiVersion", "kind", "defaults", "statusAnnotation", "optOutAnnotation", "events", "rules"]
+    guard let members = mapping(root, allowed: keys, in: "InjectionConfig") else { return config }
+    var sawAPIVersion = false
+    var sawKind = false
+    for (key, node) in members {
+      switch key {
+      case "apiVersion":
+        sawAPIVersion = true
+        if let value = string(node), value != InjectionConfig.apiVersion {
+          fail(node, "apiVersion must be \(InjectionConfig.apiVersion)")
+        }
+      case "kind":
+        sawKind = true
+        if let value = string(node), value != InjectionConfig.kind { fail(node, "kind must be \(InjectionConfig.kind)") }
+      case "defaults": config.defaults = readDefaults(node)
+      case "statusAnnotation":
+        config.statusAnnotation = annotationKey(node) ?? config.statusAnnotation
+      case "optOutAnnotation":
+        config.optOutAnnotation = annotationKey(node) ?? config.optOutAnnotation
+      case "events": config.events = readEvents(node)
+      case "rules": config.rules = readRules(node)
+      default: break
+      }
+    }
+    if !sawAPIVersion { fail(root, "missing apiVersion (\(InjectionConfig.apiVersion))") }
+    if !sawKind { fail(root, "missing kind (\(InjectionConfig.kind))") }
+    return config
+  }
+
+  mutating func readDefaults(_ node: YAMLNode) -> InjectionConfig.Defaults {
+    var defaults = InjectionConfig.Defaults()
+    for (key, value) in mapping(node, allowed: ["onError", "conflict"], in: "defaults") ?? [] {
+      if key == "onError", let policy = choice(value, FailurePolicy.self) {
+        defaults.onError = policy
+        readableOnError = policy
+      }
+      if key == "conflict", let policy = choice(value, ConflictPolicy.self) { defaults.conflict = policy }
+    }
+    return defaults
+  }
+
+  mutating func readEvents(_ node: YAMLNode) -> InjectionConfig.EventSettings {
+    var events = InjectionConfig.EventSettings()
+    let keys: Set = [
+      "api", "reportingController", "reportingInstance", "regarding", "timeoutMilliseconds", "outbox", "logFile",
+    ]
+    for (key, value) in mapping(node, allowed: keys, in: "events") ?? [] {
+      switch key {
+      case "api": events.api = choice(value, EventAPI.self) ?? events.api
+      case "reportingController":
+        if let name = string(value) {
+          if let problem = KubernetesValidation.qualifiedName(name) {
+            fail(value, "events.reportingController is invalid: \(problem)")
+          }
+          events.reportingController = name
+        }
+      case "reportingInstance":
+        if let name = string(value) {
+          if name.utf8.count > 128 { fail(value, "events.reportingInstance must be at most 128 bytes") }
+          events.reportingInstance = name
+        }
+      case "regarding": events.regarding = choice(value, RegardingPolicy.self) ?? events.regarding
+      case "timeoutMilliseconds":
+        if let ms = integer(value) {
+          if ms < 1 || ms > 60_000 { fail(value, "events.timeoutMilliseconds must be between 1 and 60000") }
+          events.timeoutMilliseconds = ms
+        }
+      case "outbox":
+        if let path = string(value) {
+          if path.isEmpty { fail(value, "events.outbox must not be empty") }
+          events.outbox = path
+        }
+      case "logFile": events.logFile = string(value) ?? events.logFile
+      default: break
+      }
+    }
+    return events
+  }
+
+  mutating func readRules(_ node: YAMLNode) -> [Rule] {
+    guard case .sequence(let items) = node.kind else {
+      fail(node, "rules must be a list")
+      return []
+    }
+    var rules: [Rule] = []
+    var seen: [String: Int] = [:]
+    for item in items {
+      guard let rule = readRule(item) else { continue }
+      if let line = seen[rule.name] {
+        fail(item, "duplicate rule name \"\(rule.name)\" (first at line \(line))")
+      }
+      seen[rule.name] = item.line
+      rules.append(rule)
+    }
+    return rules
+  }
+
+  static let ruleKeys: Set = [
+    "name", "match", "onError", "conflict", "containers", "includeInitContainers", "env", "envFrom",
+    "volumeMounts", "initContainers", "initContainerPosition", "sidecars", "volumes", "labels", "annotations",
+    "imagePullSecrets", "tolerations", "nodeSelector",
+  ]
+
+  mutating func readRule(_ node: YAMLNode) -> Rule? {
+    guard let members = mapping(node, allowed: Self.ruleKeys, in: "rule") else { return nil }
+    guard let nameNode = members.first(where: { $0.0 == "name" })?.1, let name = string(nameNode) else {
+      fail(node, "rule needs a name")
+      return nil
+    }
+    if let problem = KubernetesValidation.dns1123Label(name) { fail(nameNode, "rule name is invalid: \(problem)") }
+    var rule = Rule(name: name)
+    for (key, value) in members {
+      switch key {
+      case "match": rule.match = readMatch(value)
+      case "onError": rule.onError = choice(value, FailurePolicy.self)
+      case "conflict": rule.conflict = choice(value, ConflictPolicy.self)
+      case "containers": rule.containers = (stringList(value) ?? ["*"]).map(Glob.init)
+      case "includeInitContainers": rule.includeInitContainers = bool(value) ?? false
+      case "env": rule.env = objects(value, .envVar)
+      case "envFrom": rule.envFrom = objects(value, .envFromSource)
+      case "volumeMounts": rule.volumeMounts = objects(value, .volumeMount)
+      case "initContainers": rule.initContainers = objects(value, .container)
+      case "initContainerPosition":
+        rule.initContainerPosition = choice(value, InitContainerPosition.self) ?? .last
+      case "sidecars": rule.sidecars = objects(value, .container)
+      case "volumes": rule.volumes = objects(value, .volume)
+      case "labels": rule.labels = stringMap(value, keyRule: KubernetesValidation.qualifiedName, valueRule: KubernetesValidation.labelValue, in: "labels")
+      case "annotations": rule.annotations = stringMap(value, keyRule: KubernetesValidation.annotationKey, valueRule: nil, in: "annotations")
+      case "imagePullSecrets": rule.imagePullSecrets = objects(value, .localObjectReference)
+      case "tolerations": rule.tolerations = objects(value, .toleration)
+      case "nodeSelector": rule.nodeSelector = stringMap(value, keyRule: KubernetesValidation.qualifiedName, valueRule: KubernetesValidation.labelValue, in: "nodeSelector")
+      default: break
+      }
+    }
+    if rule.containers.isEmpty && !(rule.env.isEmpty && rule.envFrom.isEmpty && rule.volumeMounts.isEmpty) {
+      fail(node, "rule \"\(name)\" injects into containers but its containers list is empty")
+    }
+    return rule
+  }
+
+  mutating func readMatch(_ node: YAMLNode) -> RuleMatch {
+    var match = RuleMatch()
+    let keys: Set = ["operations", "namespaces", "excludeNamespaces", "labelSelector", "annotations"]
+    for (key, value) in mapping(node, allowed: keys, in: "match") ?? [] {
+      switch key {
+      case "operations":
+        let operations = stringList(value) ?? match.operations
+        for operation in operations where !["CREATE", "UPDATE", "*"].contains(operation) {
+          fail(value, "match.operations: \"\(operation)\" is not one of CREATE, UPDATE, *")
+        }
+        match.operations = operations
+      case "namespaces": match.namespaces = (stringList(value) ?? ["*"]).map(Glob.init)
+      case "excludeNamespaces": match.excludeNamespaces = (stringList(value) ?? []).map(Glob.init)
+      case "labelSelector":
+        guard let json = json(value) else { break }
+        do {
+          match.labelSelector = try LabelSelector(json: json)
+        } catch {
+          fail(value, "match.labelSelector: \(error.message)")
+        }
+      case "annotations":
+        match.annotations = stringMap(value, keyRule: nil, valueRule: nil, in: "match.annotations")
+      default: break
+      }
+    }
+    return match
+  }
+
+  // MARK: typed readers
+
+  /// The members of a mapping with string keys, rejecting unknown and repeated keys.
+  mutating func mapping(_ node: YAMLNode, allowed: Set<String>?, in context: String) -> [(String, YAMLNode)]? {
+    guard case .mapping(let pairs) = node.kind else {
+      if case .scalar(let scalar) = node.kind, scalar.isPlain, ["", "~", "null"].contains(scalar.text) { return [] }
+      fail(node, "\(context) must be a mapping")
+      return nil
+    }
+    var members: [(String, YAMLNode)] = []
+    var seen: Set<String> = []
+    for (keyNode, value) in pairs {
+      guard let key = keyNode.scalarText else {
+        fail(keyNode, "\(context): keys must be strings")
+        continue
+      }
+      if let allowed, !allowed.contains(key) {
+        fail(keyNode, "unknown key \"\(key)\" in \(context)")
+        continue
+      }
+      if !seen.insert(key).inserted {
+        fail(keyNode, "duplicate key \"\(key)\" in \(context)")
+        continue
+      }
+      members.append((key, value))
+    }
+    return members
+  }
+
+  mutating func json(_ node: YAMLNode) -> JSONValue? {
+    do {
+      return try node.toJSON()
+    } catch {
+      fail(node, error.message)
+      return nil
+    }
+  }
+
+  mutating func string(_ node: YAMLNode) -> String? {
+    guard let value = json(node) else { return nil }
+    guard case .string(let text) = value else {
+      fail(node, "expected a string, found \(value.typeName)")
+      return nil
+    }
+    return text
+  }
+
+  mutating func bool(_ node: YAMLNode) -> Bool? {
+    guard let value = json(node) else { return nil }
+    guard case .bool(let flag) = value else {
+      fail(node, "expected true or false, found \(value.typeName)")
+      return nil
+    }
+    return flag
+  }
+
+  mutating func integer(_ node: YAMLNode) -> Int? {
+    guard let value = json(node) else { return nil }
+    guard case .number(let text) = value, let number = Int(text) else {
+      fail(node, "expected an integer, found \(value.typeName)")
+      return nil
+    }
+    return number
+  }
+
+  mutating func choice<Choice: RawRepresentable & CaseIterable>(_ node: YAMLNode, _: Choice.Type) -> Choice?
+  where Choice.RawValue == String {
+    guard let text = string(node) else { return nil }
+    guard let value = Choice(rawValue: text) else {
+      let options = Choice.allCases.map(\.rawValue).joined(separator: ", ")
+      fail(node, "\"\(text)\" is not one of \(options)")
+      return nil
+    }
+    return value
+  }
+
+  mutating func stringList(_ node: YAMLNode) -> [String]? {
+    guard case .sequence(let items) = node.kind else {
+      fail(node, "expected a list of strings")
+      return nil
+    }
+    return items.compactMap { string($0) }
+  }
+
+  /// A list of core/v1 objects, each checked against its shape and for template syntax.
+  mutating func objects(_ node: YAMLNode, _ shape: CoreV1Shape) -> [JSONValue] {
+    guard case .sequence(let items) = node.kind else {
+      fail(node, "expected a list of \(shape.rawValue)")
+      return []
+    }
+    var values: [JSONValue] = []
+    for item in items {
+      checkTemplates(item)
+      guard let value = json(item) else { continue }
+      for problem in shape.problems(in: value) { fail(item, problem) }
+      values.append(value)
+    }
+    return values
+  }
+
+  /// A string-to-string map such as labels, with its keys and (untemplated) values validated.
+  mutating func stringMap(
+    _ node: YAMLNode, keyRule: ((String) -> String?)?, valueRule: ((String) -> String?)?, in context: String
+  ) -> JSONObject {
+    var result = JSONObject()
+    for (key, valueNode) in mapping(node, allowed: nil, in: context) ?? [] {
+      if let keyRule, let problem = keyRule(key) { fail(valueNode, "\(context) key \"\(key)\" is invalid: \(problem)") }
+      checkTemplates(valueNode)
+      guard let value = string(valueNode) else { continue }
+      if let valueRule, !value.contains("{{"), let problem = valueRule(value) {
+        fail(valueNode, "\(context) value for \"\(key)\" is invalid: \(problem)")
+      }
+      result[key] = .string(value)
+    }
+    return result
+  }
+
+  mutating func annotationKey(_ node: YAMLNode) -> String? {
+    guard let key = string(node) else { return nil }
+    if let problem = KubernetesValidation.annotationKey(key) {
+      fail(node, "annotation key is invalid: \(problem)")
+      return nil
+    }
+    return key
+  }
+
+  /// Reports template syntax errors anywhere under `node`, with the line of the string holding them.
+  mutating func checkTemplates(_ node: YAMLNode) {
+    switch node.kind {
+    case .scalar(let scalar):
+      guard scalar.text.contains("{{") else { return }
+      do {
+        _ = try Template.parse(scalar.text)
+      } catch {
+        fail(node, "template: \(error.message)")
+      }
+    case .sequence(let items): for item in items { checkTemplates(item) }
+    case .mapping(let pairs): for (_, value) in pairs { checkTemplates(value) }
+    }
+  }
+}

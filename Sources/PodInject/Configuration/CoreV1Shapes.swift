@@ -1,0 +1,87 @@
+/// The members podinject accepts in each core/v1 object a rule injects, so typos fail `check-config`
+/// instead of reaching the API server.
+enum CoreV1Shape: String, Sendable {
+  case envVar = "EnvVar"
+  case envFromSource = "EnvFromSource"
+  case volumeMount = "VolumeMount"
+  case container = "Container"
+  case volume = "Volume"
+  case localObjectReference = "LocalObjectReference"
+  case toleration = "Toleration"
+
+  /// Members that must be present.
+  var required: [String] {
+    switch self {
+    case .envVar, .volume, .localObjectReference: return ["name"]
+    case .volumeMount: return ["name", "mountPath"]
+    case .container: return ["name", "image"]
+    case .envFromSource, .toleration: return []
+    }
+  }
+
+  /// Members allowed; nil when any member is (volume sources are many and versioned).
+  var allowed: Set<String>? {
+    switch self {
+    case .envVar: return ["name", "value", "valueFrom"]
+    case .envFromSource: return ["prefix", "configMapRef", "secretRef"]
+    case .volumeMount:
+      return ["name", "mountPath", "readOnly", "recursiveReadOnly", "subPath", "subPathExpr", "mountPropagation"]
+    case .localObjectReference: return ["name"]
+    case .toleration: return ["key", "operator", "value", "effect", "tolerationSeconds"]
+    case .volume: return nil
+    case .container:
+      return [
+        "name", "image", "command", "args", "workingDir", "ports", "envFrom", "env", "resources",
+        "resizePolicy", "restartPolicy", "restartPolicyRules", "volumeMounts", "volumeDevices",
+        "livenessProbe", "readinessProbe", "startupProbe", "lifecycle", "terminationMessagePath",
+        "terminationMessagePolicy", "imagePullPolicy", "securityContext", "stdin", "stdinOnce", "tty",
+      ]
+    }
+  }
+
+  /// Members whose value must be a string when present.
+  var stringMembers: [String] {
+    switch self {
+    case .envVar: return ["name", "value"]
+    case .envFromSource: return ["prefix"]
+    case .volumeMount: return ["name", "mountPath", "subPath", "subPathExpr", "mountPropagation", "recursiveReadOnly"]
+    case .container: return ["name", "image", "workingDir", "imagePullPolicy", "restartPolicy"]
+    case .volume, .localObjectReference: return ["name"]
+    case .toleration: return ["key", "operator", "value", "effect"]
+    }
+  }
+
+  /// Problems with an item's members and the validity of its names; values are never echoed.
+  func problems(in item: JSONValue) -> [String] {
+    guard case .object(let object) = item else { return ["\(rawValue) must be an object, not \(item.typeName)"] }
+    var problems: [String] = []
+    for key in required where object[key] == nil { problems.append("\(rawValue) needs \"\(key)\"") }
+    if let allowed {
+      for key in object.keys where !allowed.contains(key) {
+        problems.append("unknown field \"\(key)\" in \(rawValue)")
+      }
+    }
+    for key in stringMembers {
+      if let value = object[key], value.stringValue == nil {
+        problems.append("\(rawValue).\(key) must be a string, not \(value.typeName)")
+      }
+    }
+    problems += nameProblems(object)
+    return problems
+  }
+
+  /// Validates names the API server would reject, skipping values still holding a template.
+  private func nameProblems(_ object: JSONObject) -> [String] {
+    func check(_ key: String, _ rule: (String) -> String?) -> [String] {
+      guard let value = object[key]?.stringValue, !value.contains("{{") else { return [] }
+      return rule(value).map { ["\(rawValue).\(key) is invalid: \($0)"] } ?? []
+    }
+    switch self {
+    case .envVar: return check("name", KubernetesValidation.envVarName)
+    case .container: return check("name", KubernetesValidation.containerName)
+    case .volume: return check("name", KubernetesValidation.volumeName)
+    case .volumeMount: return check("mountPath", KubernetesValidation.mountPath)
+    default: return []
+    }
+  }
+}

@@ -1,0 +1,142 @@
+/// A JSON document as sent: object keys keep their order and numbers keep their text,
+/// so that nothing podinject does not understand is lost or reformatted.
+public enum JSONValue: Sendable {
+  case null
+  case bool(Bool)
+  /// The number's literal text, exactly as it appeared (e.g. `1e3`, `0.10`).
+  case number(String)
+  case string(String)
+  case array([JSONValue])
+  case object(JSONObject)
+}
+
+/// A JSON object whose members keep their original order.
+public struct JSONObject: Sendable {
+  /// One `"key": value` pair.
+  public struct Member: Sendable {
+    public var key: String
+    public var value: JSONValue
+    public init(key: String, value: JSONValue) {
+      self.key = key
+      self.value = value
+    }
+  }
+
+  /// The members in document order; keys are unique.
+  public private(set) var members: [Member]
+
+  public init() { members = [] }
+
+  /// Builds an object from pairs; a later duplicate key replaces the earlier value in place.
+  public init(_ pairs: [(String, JSONValue)]) {
+    members = []
+    members.reserveCapacity(pairs.count)
+    for (key, value) in pairs { self[key] = value }
+  }
+
+  public var isEmpty: Bool { members.isEmpty }
+  public var count: Int { members.count }
+  public var keys: [String] { members.map(\.key) }
+
+  /// The value for `key`; setting `nil` removes the member, setting a new key appends it.
+  public subscript(key: String) -> JSONValue? {
+    get {
+      for member in members where member.key == key { return member.value }
+      return nil
+    }
+    set {
+      if let index = members.firstIndex(where: { $0.key == key }) {
+        if let newValue { members[index].value = newValue } else { members.remove(at: index) }
+      } else if let newValue {
+        members.append(Member(key: key, value: newValue))
+      }
+    }
+  }
+}
+
+extension JSONObject: Equatable {
+  /// Objects are equal when they hold the same keys with equal values, in any order.
+  public static func == (lhs: JSONObject, rhs: JSONObject) -> Bool {
+    guard lhs.members.count == rhs.members.count else { return false }
+    for member in lhs.members {
+      guard let other = rhs[member.key], other == member.value else { return false }
+    }
+    return true
+  }
+}
+
+extension JSONValue: Equatable {
+  /// Structural equality; numbers are equal when their text or their numeric value is.
+  public static func == (lhs: JSONValue, rhs: JSONValue) -> Bool {
+    switch (lhs, rhs) {
+    case (.null, .null): return true
+    case (.bool(let a), .bool(let b)): return a == b
+    case (.number(let a), .number(let b)):
+      if a == b { return true }
+      guard let x = Double(a), let y = Double(b) else { return false }
+      return x == y
+    case (.string(let a), .string(let b)): return a == b
+    case (.array(let a), .array(let b)): return a == b
+    case (.object(let a), .object(let b)): return a == b
+    default: return false
+    }
+  }
+}
+
+extension JSONValue {
+  /// The member `key` when this is an object.
+  public subscript(key: String) -> JSONValue? {
+    guard case .object(let object) = self else { return nil }
+    return object[key]
+  }
+
+  public var stringValue: String? {
+    if case .string(let s) = self { return s }
+    return nil
+  }
+
+  public var boolValue: Bool? {
+    if case .bool(let b) = self { return b }
+    return nil
+  }
+
+  public var arrayValue: [JSONValue]? {
+    if case .array(let a) = self { return a }
+    return nil
+  }
+
+  public var objectValue: JSONObject? {
+    if case .object(let o) = self { return o }
+    return nil
+  }
+
+  public var isNull: Bool {
+    if case .null = self { return true }
+    return false
+  }
+
+  /// A short name of the JSON type, for error messages ("object", "string", ...).
+  public var typeName: String {
+    switch self {
+    case .null: return "null"
+    case .bool: return "boolean"
+    case .number: return "number"
+    case .string: return "string"
+    case .array: return "array"
+    case .object: return "object"
+    }
+  }
+}
+
+extension JSONValue: ExpressibleByStringLiteral, ExpressibleByBooleanLiteral, ExpressibleByNilLiteral,
+  ExpressibleByArrayLiteral, ExpressibleByDictionaryLiteral, ExpressibleByIntegerLiteral
+{
+  public init(stringLiteral value: String) { self = .string(value) }
+  public init(booleanLiteral value: Bool) { self = .bool(value) }
+  public init(nilLiteral: ()) { self = .null }
+  public init(arrayLiteral elements: JSONValue...) { self = .array(elements) }
+  public init(integerLiteral value: Int) { self = .number(String(value)) }
+  public init(dictionaryLiteral elements: (String, JSONValue)...) {
+    self = .object(JSONObject(elements))
+  }
+}

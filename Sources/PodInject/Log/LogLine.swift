@@ -1,0 +1,71 @@
+/// What happened to the Events of one invocation, as the log line reports it.
+public struct EventCounts: Sendable, Equatable {
+  public var sent = 0
+  public var aggregated = 0
+  public var spooled = 0
+  public var dropped = 0
+  public init(sent: Int = 0, aggregated: Int = 0, spooled: Int = 0, dropped: Int = 0) {
+    self.sent = sent
+    self.aggregated = aggregated
+    self.spooled = spooled
+    self.dropped = dropped
+  }
+}
+
+/// The one structured log line per invocation (SPEC §7), written last on stderr.
+public enum LogLine {
+  /// The line for an answered review; `notes` carries operator-facing remarks (e.g. outbox trouble).
+  public static func review(
+    _ result: ReviewResult, events: EventCounts, durationMs: Double, time: Timestamp, notes: [String] = []
+  ) -> String {
+    let request = result.request
+    let failures = result.failures.map { failure -> JSONValue in
+      .object(JSONObject([("rule", .string(failure.rule)), ("reason", .string(failure.reason.rawValue))]))
+    }
+    let skipped = result.skipped.map { skip -> JSONValue in
+      .object(JSONObject([("rule", .string(skip.rule)), ("reason", .string(skip.reason.rawValue))]))
+    }
+    var object = JSONObject([
+      ("time", .string(time.microTime)),
+      ("level", result.failures.isEmpty ? "info" : "warning"),
+      ("uid", .string(request.uid)),
+      ("namespace", .string(request.namespace)),
+      ("pod", .string(request.podName)),
+      ("operation", .string(request.operation)),
+      ("dryRun", .bool(request.dryRun)),
+      ("allowed", .bool(result.response.allowed)),
+      ("applied", .array(result.applied.map(JSONValue.string))),
+      ("skipped", .array(skipped)),
+      ("failed", .array(failures)),
+      (
+        "events",
+        .object(
+          JSONObject([
+            ("sent", .number(String(events.sent))), ("aggregated", .number(String(events.aggregated))),
+            ("spooled", .number(String(events.spooled))), ("dropped", .number(String(events.dropped))),
+          ]))
+      ),
+      ("durationMs", .number(formatMilliseconds(durationMs))),
+    ])
+    if !result.events.isEmpty {
+      object["eventReasons"] = .array(
+        result.events.map { .object(JSONObject([("reason", .string($0.reason.rawValue)), ("rule", .string($0.rule)), ("name", .string($0.name))])) })
+    }
+    if !notes.isEmpty { object["notes"] = .array(notes.map(JSONValue.string)) }
+    return JSONValue.object(object).serialized()
+  }
+
+  /// A line for an input that could not be answered.
+  public static func rejected(_ message: String, time: Timestamp) -> String {
+    JSONValue.object(
+      JSONObject([("time", .string(time.microTime)), ("level", "error"), ("error", .string(message))])
+    ).serialized()
+  }
+
+  /// Milliseconds with three decimals, as JSON number text.
+  static func formatMilliseconds(_ ms: Double) -> String {
+    let micros = Int((ms * 1000).rounded())
+    let fraction = String(micros % 1000)
+    return "\(micros / 1000).\(String(repeating: "0", count: 3 - fraction.count))\(fraction)"
+  }
+}

@@ -1,0 +1,99 @@
+/// Where a pod lives inside a manifest: the document itself, or a workload's pod template.
+public struct PodLocation: Sendable, Equatable {
+  /// The pointer to the pod template inside the document; empty for a bare Pod.
+  public var templatePath: JSONPointer
+  /// `Kind/name` of the document holding it, for messages.
+  public var owner: String
+}
+
+/// One pod found in a manifest, mutated offline by `apply` or traced by `explain`.
+public struct OfflinePod: Sendable {
+  public var location: PodLocation
+  public var result: ReviewResult
+}
+
+/// `podinject apply` and `explain` without a cluster: find the pods in manifests (Pods, and the pod
+/// templates of Deployment, ReplicaSet, StatefulSet, DaemonSet, Job and CronJob, also inside `List`s),
+/// run the same pipeline as the webhook, and write the result back into the manifest.
+public enum Manifests {
+  /// Pod template pointers by workload kind.
+  static let templatePaths: [String: [String]] = [
+    "Deployment": ["spec", "template"], "ReplicaSet": ["spec", "template"], "StatefulSet": ["spec", "template"],
+    "DaemonSet": ["spec", "template"], "Job": ["spec", "template"], "ReplicationController": ["spec", "template"],
+    "CronJob": ["spec", "jobTemplate", "spec", "template"],
+  ]
+
+  /// Mutates every pod of `document` in place; returns what happened to each.
+  public static func apply(
+    to document: inout JSONValue, config: Result<InjectionConfig, ConfigError>, environment: ReviewEnvironment
+  ) -> [OfflinePod] {
+    guard case .object(var object) = document else { return [] }
+    let kind = object["kind"]?.stringValue ?? ""
+    if kind == "List", case .array(var items)? = object["items"] {
+      var pods: [OfflinePod] = []
+      for index in items.indices {
+        pods += apply(to: &items[index], config: config, environment: environment)
+      }
+      object["items"] = .array(items)
+      document = .object(object)
+      return pods
+    }
+    let namespace = document["metadata"]?["namespace"]?.stringValue ?? "default"
+    let owner = "\(kind)/\(document["metadata"]?["name"]?.stringValue ?? "")"
+    if kind == "Pod" {
+      let result = review(pod: document, namespace: namespace, config: config, environment: environment)
+      if let patched = result.patchedObject, result.response.allowed { document = patched }
+      return [OfflinePod(location: PodLocation(templatePath: JSONPointer(), owner: owner), result: result)]
+    }
+    guard let tokens = templatePaths[kind] else { return [] }
+    let path = JSONPointer(tokens: tokens)
+    guard case .object(let template)? = document[pointer: path] else { return [] }
+    var pod = JSONObject([("apiVersion", "v1"), ("kind", "Pod")])
+    var metadata = template["metadata"]?.objectValue ?? JSONObject()
+    if metadata["namespace"] == nil { metadata["namespace"] = .string(namespace) }
+    pod["metadata"] = .object(metadata)
+    pod["spec"] = template["spec"] ?? .object(JSONObject())
+    let result = review(pod: .object(pod), namespace: namespace, config: config, environment: environment)
+    if result.response.allowed, let patched = result.patchedObject {
+      var newTemplate = template
+      var newMetadata = patched["metadata"]?.objectValue ?? JSONObject()
+      if template["metadata"]?["namespace"] == nil { newMetadata["namespace"] = nil }
+      newTemplate["metadata"] = .object(newMetadata)
+      newTemplate["spec"] = patched["spec"]
+      try? JSONPatch.apply(.replace(path, .object(newTemplate)), to: &document)
+    }
+    return [OfflinePod(location: PodLocation(templatePath: path, owner: owner), result: result)]
+  }
+
+  /// Runs the webhook pipeline on a pod as a CREATE by an unnamed user.
+  static func review(
+    pod: JSONValue, namespace: String, config: Result<InjectionConfig, ConfigError>, environment: ReviewEnvironment
+  ) -> ReviewResult {
+    let raw: JSONValue = .object(
+      JSONObject([
+        ("uid", "offline"), ("kind", .object(JSONObject([("group", ""), ("version", "v1"), ("kind", "Pod")]))),
+        ("operation", "CREATE"), ("namespace", .string(namespace)), ("userInfo", .object(JSONObject())),
+        ("object", pod), ("dryRun", true),
+      ]))
+    let request = AdmissionRequest(
+      reviewAPIVersion: AdmissionRequest.v1, uid: "offline", kind: "Pod", group: "", subResource: "",
+      operation: "CREATE", namespace: namespace, object: pod, dryRun: false, raw: raw)
+    return Review.run(request, config: config, environment: environment)
+  }
+
+  /// The patch of `pod`, re-rooted so it applies to the manifest document itself.
+  public static func documentPatch(_ pod: OfflinePod) -> JSONPatch {
+    let prefix = pod.location.templatePath.tokens
+    guard !prefix.isEmpty else { return pod.result.response.patch }
+    return JSONPatch(
+      pod.result.response.patch.operations.map { operation in
+        func moved(_ path: JSONPointer) -> JSONPointer { JSONPointer(tokens: prefix + path.tokens) }
+        switch operation {
+        case .add(let path, let value): return .add(moved(path), value)
+        case .remove(let path): return .remove(moved(path))
+        case .replace(let path, let value): return .replace(moved(path), value)
+        case .test(let path, let value): return .test(moved(path), value)
+        }
+      })
+  }
+}

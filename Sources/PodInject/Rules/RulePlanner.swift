@@ -1,0 +1,265 @@
+/// Turns one rule into patch operations on the working copy of a pod: all of them, or none.
+struct RulePlanner {
+  let rule: Rule
+  let conflict: ConflictPolicy
+  /// What templates see: the pod as admitted, with `request` beside its fields.
+  let templateRoot: JSONValue
+
+  /// Changes made, for `explain`.
+  private(set) var changes: [String] = []
+  /// Conflicts resolved in the pod's favour under `Skip`, for `explain`.
+  private(set) var keptPodValues: [String] = []
+
+  init(rule: Rule, conflict: ConflictPolicy, templateRoot: JSONValue) {
+    self.rule = rule
+    self.conflict = conflict
+    self.templateRoot = templateRoot
+  }
+
+  /// Applies the whole rule to `patcher`; on error `patcher` is left untouched.
+  mutating func apply(to patcher: inout PodPatcher) throws(PlanError) {
+    var draft = patcher
+    try injectIntoContainers(&draft)
+    try injectContainers(rule.initContainers, into: "initContainers", what: "init container", &draft)
+    try injectContainers(rule.sidecars, into: "containers", what: "sidecar", &draft)
+    try injectNamedItems(rule.volumes, at: Paths.volumes, key: "name", shape: .volume, what: "volume", &draft)
+    try injectNamedItems(
+      rule.imagePullSecrets, at: Paths.imagePullSecrets, key: "name", shape: .localObjectReference,
+      what: "imagePullSecret", &draft)
+    try injectTolerations(&draft)
+    try injectMap(rule.labels, at: Paths.labels, what: "label", valueRule: KubernetesValidation.labelValue, &draft)
+    try injectMap(rule.annotations, at: Paths.annotations, what: "annotation", valueRule: nil, &draft)
+    try injectMap(
+      rule.nodeSelector, at: Paths.nodeSelector, what: "nodeSelector", valueRule: KubernetesValidation.labelValue,
+      &draft)
+    patcher = draft
+  }
+
+  // MARK: per-container items
+
+  /// env, envFrom and volumeMounts for every selected container.
+  private mutating func injectIntoContainers(_ patcher: inout PodPatcher) throws(PlanError) {
+    guard !(rule.env.isEmpty && rule.envFrom.isEmpty && rule.volumeMounts.isEmpty) else { return }
+    let env = try rendered(rule.env, .envVar, what: "env")
+    let envFrom = try rendered(rule.envFrom, .envFromSource, what: "envFrom")
+    let mounts = try rendered(rule.volumeMounts, .volumeMount, what: "volumeMount")
+    var lists = ["containers"]
+    if rule.includeInitContainers { lists.append("initContainers") }
+    for list in lists {
+      let listPath = Paths.spec.appending(list)
+      guard let containers = try containerArray(patcher.pod, listPath) else { continue }
+      for (index, container) in containers.enumerated() {
+        guard let name = container["name"]?.stringValue, rule.containers.matchesAny(name) else { continue }
+        let path = listPath.appending(index: index)
+        let place = "in container \(name)"
+        for item in env {
+          try injectItem(item, at: path.appending("env"), key: "name", what: "env", place: place, &patcher)
+        }
+        for item in envFrom { try injectUnnamed(item, at: path.appending("envFrom"), what: "envFrom \(place)", &patcher) }
+        for item in mounts {
+          try injectItem(item, at: path.appending("volumeMounts"), key: "mountPath", what: "volumeMount", place: place, &patcher)
+        }
+      }
+    }
+  }
+
+  /// The container list at `path` (nil when absent); anything but an array of objects cannot be patched.
+  private func containerArray(_ pod: JSONValue, _ path: JSONPointer) throws(PlanError) -> [JSONValue]? {
+    switch pod[pointer: path] {
+    case nil, .null?: return nil
+    case .array(let items)?:
+      for item in items where item.objectValue == nil {
+        throw PlanError(reason: .unpatchablePod, detail: "\(path) holds \(item.typeName), not containers")
+      }
+      return items
+    case let other?: throw PlanError(reason: .unpatchablePod, detail: "\(path) is \(other.typeName), not an array")
+    }
+  }
+
+  // MARK: containers
+
+  /// Init containers or sidecars; a name must be unique across every container list of the pod.
+  private mutating func injectContainers(
+    _ items: [JSONValue], into list: String, what: String, _ patcher: inout PodPatcher
+  ) throws(PlanError) {
+    guard !items.isEmpty else { return }
+    let containers = try rendered(items, .container, what: what)
+    var insertAt = 0
+    for container in containers {
+      let name = container["name"]?.stringValue ?? ""
+      let home = Paths.spec.appending(list)
+      if let (foundList, index, existing) = try findContainer(named: name, in: patcher.pod) {
+        if existing == container { continue }
+        guard foundList == list else {
+          if conflict == .skip {
+            keptPodValues.append("\(what) \(name): the pod has a \(foundList) entry of that name")
+            continue
+          }
+          throw PlanError(reason: .conflict, detail: "\(what) \(name): the pod's \(foundList) has that name")
+        }
+        try resolveConflict(at: home.appending(index: index), with: container, what: "\(what) \(name)", &patcher)
+        continue
+      }
+      if list == "initContainers" && rule.initContainerPosition == .first {
+        try patcher.insert(home, at: insertAt, container)
+        insertAt += 1
+      } else {
+        try patcher.append(home, container)
+      }
+      changes.append("added \(what) \(name)")
+    }
+  }
+
+  /// Where a container of this name already is, among init, app and ephemeral containers.
+  private func findContainer(named name: String, in pod: JSONValue) throws(PlanError) -> (String, Int, JSONValue)? {
+    for list in ["initContainers", "containers", "ephemeralContainers"] {
+      guard let items = try containerArray(pod, Paths.spec.appending(list)) else { continue }
+      if let index = items.firstIndex(where: { $0["name"]?.stringValue == name }) {
+        return (list, index, items[index])
+      }
+    }
+    return nil
+  }
+
+  // MARK: named items
+
+  /// Volumes and image pull secrets: one per name in the pod spec.
+  private mutating func injectNamedItems(
+    _ items: [JSONValue], at path: JSONPointer, key: String, shape: CoreV1Shape, what: String,
+    _ patcher: inout PodPatcher
+  ) throws(PlanError) {
+    guard !items.isEmpty else { return }
+    for item in try rendered(items, shape, what: what) {
+      try injectItem(item, at: path, key: key, what: what, place: nil, &patcher)
+    }
+  }
+
+  /// Adds `item` to the list at `path` unless an item with the same `key` is there: equal is fine,
+  /// different is a conflict.
+  private mutating func injectItem(
+    _ item: JSONValue, at path: JSONPointer, key: String, what: String, place: String?,
+    _ patcher: inout PodPatcher
+  ) throws(PlanError) {
+    let id = item[key]?.stringValue ?? ""
+    let label = place.map { "\(what) \(id) \($0)" } ?? "\(what) \(id)"
+    let existing = try list(patcher.pod, path)
+    if let index = existing.firstIndex(where: { $0[key]?.stringValue == id }) {
+      if existing[index] == item { return }
+      try resolveConflict(at: path.appending(index: index), with: item, what: label, &patcher)
+      return
+    }
+    try patcher.append(path, item)
+    changes.append("added \(label)")
+  }
+
+  /// Adds `item` unless an equal one is there (envFrom and tolerations have no name to clash on).
+  private mutating func injectUnnamed(_ item: JSONValue, at path: JSONPointer, what: String, _ patcher: inout PodPatcher)
+    throws(PlanError)
+  {
+    guard !(try list(patcher.pod, path)).contains(item) else { return }
+    try patcher.append(path, item)
+    changes.append("added \(what)")
+  }
+
+  private mutating func injectTolerations(_ patcher: inout PodPatcher) throws(PlanError) {
+    guard !rule.tolerations.isEmpty else { return }
+    for item in try rendered(rule.tolerations, .toleration, what: "toleration") {
+      try injectUnnamed(item, at: Paths.tolerations, what: "toleration", &patcher)
+    }
+  }
+
+  /// The array at `path`, empty when absent or null.
+  private func list(_ pod: JSONValue, _ path: JSONPointer) throws(PlanError) -> [JSONValue] {
+    switch pod[pointer: path] {
+    case nil, .null?: return []
+    case .array(let items)?: return items
+    case let other?: throw PlanError(reason: .unpatchablePod, detail: "\(path) is \(other.typeName), not an array")
+    }
+  }
+
+  // MARK: maps
+
+  /// Labels, annotations and the node selector: one value per key.
+  private mutating func injectMap(
+    _ entries: JSONObject, at path: JSONPointer, what: String, valueRule: ((String) -> String?)?,
+    _ patcher: inout PodPatcher
+  ) throws(PlanError) {
+    for member in entries.members {
+      let key = member.key
+      var value = member.value.stringValue ?? ""
+      if value.contains("{{") {
+        value = try renderTemplateField(value, field: "\(what) \(key)")
+      }
+      if let valueRule, let problem = valueRule(value) {
+        throw PlanError(reason: .invalidValue, detail: "\(what) \(key): \(problem)")
+      }
+      let current: JSONValue?
+      switch patcher.pod[pointer: path] {
+      case .object(let object)?: current = object[key]
+      case nil, .null?: current = nil
+      case let other?: throw PlanError(reason: .unpatchablePod, detail: "\(path) is \(other.typeName), not an object")
+      }
+      if let current {
+        if current == .string(value) { continue }
+        try resolveConflict(at: path.appending(key), with: .string(value), what: "\(what) \(key)", &patcher)
+        continue
+      }
+      try patcher.setMember(path, key, .string(value))
+      changes.append("set \(what) \(key)")
+    }
+  }
+
+  // MARK: shared steps
+
+  /// Applies the conflict policy to an item the pod already holds with different content.
+  private mutating func resolveConflict(
+    at path: JSONPointer, with value: JSONValue, what: String, _ patcher: inout PodPatcher
+  ) throws(PlanError) {
+    switch conflict {
+    case .skip: keptPodValues.append(what)
+    case .override:
+      try patcher.replace(path, value)
+      changes.append("replaced \(what)")
+    case .error: throw PlanError(reason: .conflict, detail: "\(what) already set differently")
+    }
+  }
+
+  /// Renders a rule's items and validates the results as the API server would.
+  private func rendered(_ items: [JSONValue], _ shape: CoreV1Shape, what: String) throws(PlanError) -> [JSONValue] {
+    var result: [JSONValue] = []
+    result.reserveCapacity(items.count)
+    for (index, item) in items.enumerated() {
+      let field = "\(what)[\(index)]" + (item["name"]?.stringValue.map { " \($0)" } ?? "")
+      let value: JSONValue
+      do {
+        value = try item.renderingTemplates(templateRoot)
+      } catch {
+        throw PlanError(reason: error.reason, detail: "\(field): \(error.detail)")
+      }
+      if item.holdsTemplate, let problem = shape.problems(in: value).first {
+        throw PlanError(reason: .invalidValue, detail: "\(field): \(problem)")
+      }
+      result.append(value)
+    }
+    return result
+  }
+
+  private func renderTemplateField(_ text: String, field: String) throws(PlanError) -> String {
+    do {
+      return try renderTemplate(text, templateRoot)
+    } catch {
+      throw PlanError(reason: error.reason, detail: "\(field): \(error.detail)")
+    }
+  }
+}
+
+/// Pointers into a pod that rules write to.
+enum Paths {
+  static let spec = JSONPointer(tokens: ["spec"])
+  static let volumes = JSONPointer(tokens: ["spec", "volumes"])
+  static let imagePullSecrets = JSONPointer(tokens: ["spec", "imagePullSecrets"])
+  static let tolerations = JSONPointer(tokens: ["spec", "tolerations"])
+  static let nodeSelector = JSONPointer(tokens: ["spec", "nodeSelector"])
+  static let labels = JSONPointer(tokens: ["metadata", "labels"])
+  static let annotations = JSONPointer(tokens: ["metadata", "annotations"])
+}

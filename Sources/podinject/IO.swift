@@ -1,0 +1,109 @@
+#if canImport(Glibc)
+  import Glibc
+#elseif canImport(Musl)
+  import Musl
+#endif
+import PodInject
+
+/// Raw file-descriptor I/O: unbuffered, no Foundation, retrying on EINTR.
+enum IO {
+  /// Reads up to `limit` bytes from `fd`; `overflowed` says whether more was waiting.
+  static func read(_ fd: Int32, limit: Int) -> (bytes: [UInt8], overflowed: Bool) {
+    var bytes: [UInt8] = []
+    var chunk = [UInt8](repeating: 0, count: 64 * 1024)
+    while true {
+      let n = chunk.withUnsafeMutableBytes { Glibc.read(fd, $0.baseAddress, $0.count) }
+      if n < 0 && errno == EINTR { continue }
+      guard n > 0 else { return (bytes, false) }
+      if bytes.count + n > limit {
+        bytes.append(contentsOf: chunk[0..<(limit - bytes.count)])
+        return (bytes, true)
+      }
+      bytes.append(contentsOf: chunk[0..<n])
+    }
+  }
+
+  /// Reads exactly `count` bytes (fewer only at end of input).
+  static func read(_ fd: Int32, exactly count: Int) -> [UInt8] {
+    var bytes = [UInt8](repeating: 0, count: count)
+    var filled = 0
+    while filled < count {
+      let n = bytes[filled...].withUnsafeMutableBytes { Glibc.read(fd, $0.baseAddress, $0.count) }
+      if n < 0 && errno == EINTR { continue }
+      guard n > 0 else { break }
+      filled += n
+    }
+    bytes.removeLast(count - filled)
+    return bytes
+  }
+
+  /// Reads and drops up to `count` bytes (or to end of input when nil), so a host that writes the
+  /// whole body before reading the answer is not cut off.
+  static func drain(_ fd: Int32, upTo count: Int?, cap: Int) {
+    var left = min(count ?? cap, cap)
+    var chunk = [UInt8](repeating: 0, count: 64 * 1024)
+    while left > 0 {
+      let n = chunk.withUnsafeMutableBytes { Glibc.read(fd, $0.baseAddress, min($0.count, left)) }
+      if n < 0 && errno == EINTR { continue }
+      guard n > 0 else { return }
+      left -= n
+    }
+  }
+
+  /// Writes all of `bytes`; false when the reader went away.
+  @discardableResult
+  static func write(_ fd: Int32, _ bytes: [UInt8]) -> Bool {
+    var written = 0
+    while written < bytes.count {
+      let n = bytes[written...].withUnsafeBytes { Glibc.write(fd, $0.baseAddress, $0.count) }
+      if n < 0 && errno == EINTR { continue }
+      guard n > 0 else { return false }
+      written += n
+    }
+    return true
+  }
+
+  @discardableResult
+  static func write(_ fd: Int32, _ text: String) -> Bool { write(fd, Array(text.utf8)) }
+
+  /// The whole content of a file, or why it could not be read.
+  static func readFile(_ path: String, limit: Int = 16 * 1024 * 1024) -> Result<[UInt8], FileError> {
+    let fd = open(path, O_RDONLY | O_CLOEXEC)
+    guard fd >= 0 else { return .failure(FileError(path: path, reason: String(cString: strerror(errno)))) }
+    defer { close(fd) }
+    let (bytes, overflowed) = read(fd, limit: limit)
+    return overflowed ? .failure(FileError(path: path, reason: "larger than \(limit) bytes")) : .success(bytes)
+  }
+
+  /// An environment variable, nil when unset.
+  static func env(_ name: String) -> String? {
+    getenv(name).map { String(cString: $0) }
+  }
+
+  /// The current time from the real-time clock.
+  static func now() -> Timestamp {
+    var spec = timespec()
+    clock_gettime(CLOCK_REALTIME, &spec)
+    return Timestamp(secondsSinceEpoch: Int64(spec.tv_sec), microseconds: Int(spec.tv_nsec / 1000))
+  }
+
+  /// A monotonic reading in milliseconds, for durations.
+  static func monotonicMilliseconds() -> Double {
+    var spec = timespec()
+    clock_gettime(CLOCK_MONOTONIC, &spec)
+    return Double(spec.tv_sec) * 1000 + Double(spec.tv_nsec) / 1_000_000
+  }
+
+  static func hostName() -> String {
+    var buffer = [CChar](repeating: 0, count: 256)
+    guard gethostname(&buffer, buffer.count - 1) == 0 else { return "podinject" }
+    return String(cString: buffer)
+  }
+}
+
+/// A file that could not be read.
+struct FileError: Error, CustomStringConvertible {
+  var path: String
+  var reason: String
+  var description: String { "\(path): \(reason)" }
+}

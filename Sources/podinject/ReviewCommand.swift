@@ -1,0 +1,162 @@
+#if canImport(Glibc)
+  import Glibc
+#elseif canImport(Musl)
+  import Musl
+#endif
+import ArgumentParser
+import PodInject
+
+/// `podinject [review]`: answer one AdmissionReview from stdin, a CGI request, or a function runtime.
+struct ReviewCommand: ParsableCommand {
+  static let configuration = CommandConfiguration(
+    commandName: "review", abstract: "Answer one AdmissionReview (stdin, CGI or function-runtime mode).")
+
+  @OptionGroup var options: ConfigOption
+  @Option(help: "kubeconfig for sending Events (default: $KUBECONFIG, else in-cluster).")
+  var kubeconfig: String?
+  @Flag(help: "Force CGI mode (it is chosen automatically when GATEWAY_INTERFACE is set).")
+  var cgi = false
+  @Option(help: "Largest request body accepted, in bytes.")
+  var maxBodyBytes = HTTPFront.defaultMaxBodyBytes
+
+  func run() throws {
+    let started = IO.monotonicMilliseconds()
+    signal(SIGPIPE, SIG_IGN)
+    let mode: Mode =
+      IO.env("Http_Method") != nil ? .functionRuntime : (cgi || IO.env("GATEWAY_INTERFACE") != nil) ? .cgi : .stdin
+    let session = ReviewSession(mode: mode, configOption: options.config, maxBodyBytes: maxBodyBytes, started: started)
+    let code = session.run()
+    if code != 0 { throw ExitCode(code) }
+  }
+}
+
+/// How the request arrives and how the answer must be framed.
+enum Mode {
+  case stdin
+  case cgi
+  case functionRuntime
+}
+
+/// One invocation of the webhook: read, decide (in the library), write, report.
+struct ReviewSession {
+  let mode: Mode
+  let configOption: String?
+  let maxBodyBytes: Int
+  let started: Double
+
+  /// Runs the invocation and returns its exit status.
+  func run() -> Int32 {
+    let body: [UInt8]
+    switch readBody() {
+    case .success(let bytes): body = bytes
+    case .failure(let error): return refuse(error)
+    }
+    let request: AdmissionRequest
+    do {
+      request = try AdmissionRequest.decode(body)
+    } catch {
+      return refuse(HTTPFront.HTTPError(status: 400, message: error.message))
+    }
+    let config = ConfigSource.load(configOption)
+    let environment = ConfigSource.environment(config)
+    let result = Review.run(request, config: config, environment: environment)
+
+    // Events go to the outbox before the answer, so that no failure is lost if the host kills us after it.
+    var counts = EventCounts()
+    var notes: [String] = []
+    let settings = (try? config.get())?.events ?? InjectionConfig.EventSettings()
+    if !result.events.isEmpty && result.eventAPI != .none {
+      let spool = Outbox(directory: settings.outbox).spool(
+        result.events.map { OutboxEntry(api: result.eventAPI, event: $0) }, now: environment.now)
+      counts.spooled = spool.spooled
+      counts.dropped = spool.dropped
+      notes += spool.errors
+    } else if !result.events.isEmpty {
+      notes.append("events.api is none: the Events are reported in this log line only")
+    }
+
+    let answer = result.response.review(apiVersion: request.reviewAPIVersion).serializedBytes()
+    switch mode {
+    case .cgi: IO.write(1, Array(HTTPFront.cgiHeader(status: 200, reason: "OK").utf8) + answer)
+    case .stdin, .functionRuntime: IO.write(1, answer + [0x0A])
+    }
+    let line = LogLine.review(
+      result, events: counts, durationMs: IO.monotonicMilliseconds() - started, time: environment.now, notes: notes)
+    log(line, settings: settings)
+    return 0
+  }
+
+  /// The request body, per the mode's framing rules, or the HTTP error it deserves.
+  private func readBody() -> Result<[UInt8], HTTPFront.HTTPError> {
+    switch mode {
+    case .stdin, .functionRuntime:
+      let (bytes, overflowed) = IO.read(0, limit: maxBodyBytes)
+      return overflowed ? .failure(HTTPFront.tooLarge(maxBodyBytes)) : .success(bytes)
+    case .cgi:
+      let verdict = HTTPFront.check(
+        method: IO.env("REQUEST_METHOD"), contentType: IO.env("CONTENT_TYPE"),
+        contentLength: IO.env("CONTENT_LENGTH"), transferEncoding: IO.env("HTTP_TRANSFER_ENCODING"),
+        maxBodyBytes: maxBodyBytes)
+      switch verdict {
+      case .refuse(let error, let drain):
+        if let drain { IO.drain(0, upTo: drain.byteCount, cap: HTTPFront.drainCapBytes) }
+        return .failure(error)
+      case .read(.length(let count)):
+        let bytes = IO.read(0, exactly: count)
+        guard bytes.count == count else {
+          return .failure(HTTPFront.HTTPError(status: 400, message: "body ended after \(bytes.count) of \(count) bytes"))
+        }
+        return .success(bytes)
+      case .read(.toEOF):
+        let (bytes, overflowed) = IO.read(0, limit: maxBodyBytes)
+        if overflowed {
+          IO.drain(0, upTo: nil, cap: HTTPFront.drainCapBytes)
+          return .failure(HTTPFront.tooLarge(maxBodyBytes))
+        }
+        return .success(bytes)
+      }
+    }
+  }
+
+  /// Answers unusable input the way each mode requires (SPEC §6) and returns the exit status.
+  private func refuse(_ error: HTTPFront.HTTPError) -> Int32 {
+    let message = "podinject: \(error.message)"
+    switch mode {
+    case .stdin:
+      IO.write(2, message + "\n")
+      return 2
+    case .functionRuntime:
+      // The watchdog turns stderr into body text, so the reason travels in the body as a Status.
+      IO.write(1, error.body.serializedBytes() + [0x0A])
+      return 2
+    case .cgi:
+      let extra = error.status == 405 ? ["Allow: POST"] : []
+      IO.write(1, Array(HTTPFront.cgiHeader(status: error.status, reason: error.reasonPhrase, extra: extra).utf8))
+      IO.write(1, error.body.serializedBytes())
+      log(LogLine.rejected(error.message, time: IO.now()), settings: nil)
+      return 0
+    }
+  }
+
+  /// Writes the log line: stderr in stdin and CGI modes, never in function-runtime mode (the watchdog
+  /// would put it in the body); there it goes to `events.logFile` when one is set.
+  private func log(_ line: String, settings: InjectionConfig.EventSettings?) {
+    switch mode {
+    case .stdin, .cgi: IO.write(2, line + "\n")
+    case .functionRuntime:
+      guard let path = settings?.logFile, !path.isEmpty else { return }
+      let fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0o644)
+      guard fd >= 0 else { return }
+      IO.write(fd, line + "\n")
+      close(fd)
+    }
+  }
+}
+
+extension HTTPFront.BodyPlan {
+  /// The number of bytes to drain; nil means to end of input.
+  var byteCount: Int? {
+    if case .length(let count) = self { return count }
+    return nil
+  }
+}
