@@ -7,9 +7,6 @@ let package = Package(
     .executable(name: "podinject", targets: ["podinject"]),
     .library(name: "PodInject", targets: ["PodInject"]),
   ],
-  dependencies: [
-    .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0")
-  ],
   targets: [
     // libyaml (a plain C event parser, no regex), linked statically so that start-up loads nothing more.
     .systemLibrary(name: "CYAML", path: "Sources/CYAML"),
@@ -20,10 +17,7 @@ let package = Package(
     ),
     .executableTarget(
       name: "podinject",
-      dependencies: [
-        "PodInject",
-        .product(name: "ArgumentParser", package: "swift-argument-parser"),
-      ]
+      dependencies: ["PodInject"]
     ),
     .testTarget(name: "PodInjectTests", dependencies: ["PodInject"]),
   ]

@@ -41,7 +41,7 @@ public enum Review {
   ) -> ReviewResult {
     var result = ReviewResult(
       request: request, response: .allowed(uid: request.uid), traces: [], failures: [],
-      patchedObject: request.object, events: [], eventAPI: (try? config.get())?.events.api ?? .coreV1)
+      patchedObject: request.object, events: [], eventAPI: config.usable?.events.api ?? .coreV1)
     guard request.isPod, let pod = request.object, pod.objectValue != nil else { return result }
 
     let namespace = request.namespace.isEmpty ? "default" : request.namespace

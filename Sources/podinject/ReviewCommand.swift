@@ -3,30 +3,32 @@
 #elseif canImport(Musl)
   import Musl
 #endif
-import ArgumentParser
 import PodInject
 
 /// `podinject [review]`: answer one AdmissionReview from stdin, a CGI request, or a function runtime.
-struct ReviewCommand: ParsableCommand {
-  static let configuration = CommandConfiguration(
-    commandName: "review", abstract: "Answer one AdmissionReview (stdin, CGI or function-runtime mode).")
+enum ReviewCommand: Command {
+  static let name = "review"
+  static let abstract = "Answer one AdmissionReview (stdin, CGI or function-runtime mode)."
+  static let options: [OptionSpec] = [
+    .config, .kubeconfig,
+    .flag("--cgi", help: "force CGI mode (chosen automatically when GATEWAY_INTERFACE is set)"),
+    .value("--max-body-bytes", valueName: "N", help: "largest request body accepted (default 3 MiB)"),
+  ]
 
-  @OptionGroup var options: ConfigOption
-  @Option(help: "kubeconfig for sending Events (default: $KUBECONFIG, else in-cluster).")
-  var kubeconfig: String?
-  @Flag(help: "Force CGI mode (it is chosen automatically when GATEWAY_INTERFACE is set).")
-  var cgi = false
-  @Option(help: "Largest request body accepted, in bytes.")
-  var maxBodyBytes = HTTPFront.defaultMaxBodyBytes
-
-  func run() throws {
+  static func run(_ arguments: ParsedArguments) -> Int32 {
     let started = IO.monotonicMilliseconds()
     signal(SIGPIPE, SIG_IGN)
+    var maxBodyBytes = HTTPFront.defaultMaxBodyBytes
+    if let text = arguments["max-body-bytes"] {
+      guard let value = Int(text), value > 0 else { Podinject.fail("--max-body-bytes needs a positive number") }
+      maxBodyBytes = value
+    }
     let mode: Mode =
-      IO.env("Http_Method") != nil ? .functionRuntime : (cgi || IO.env("GATEWAY_INTERFACE") != nil) ? .cgi : .stdin
-    let session = ReviewSession(mode: mode, configOption: options.config, maxBodyBytes: maxBodyBytes, started: started)
-    let code = session.run()
-    if code != 0 { throw ExitCode(code) }
+      IO.env("Http_Method") != nil
+      ? .functionRuntime : (arguments.has("cgi") || IO.env("GATEWAY_INTERFACE") != nil) ? .cgi : .stdin
+    let session = ReviewSession(
+      mode: mode, configOption: arguments["config"], maxBodyBytes: maxBodyBytes, started: started)
+    return session.run()
   }
 }
 
@@ -64,7 +66,7 @@ struct ReviewSession {
     // Events go to the outbox before the answer, so that no failure is lost if the host kills us after it.
     var counts = EventCounts()
     var notes: [String] = []
-    let settings = (try? config.get())?.events ?? InjectionConfig.EventSettings()
+    let settings = config.usable?.events ?? InjectionConfig.EventSettings()
     if !result.events.isEmpty && result.eventAPI != .none {
       let spool = Outbox(directory: settings.outbox).spool(
         result.events.map { OutboxEntry(api: result.eventAPI, event: $0) }, now: environment.now)

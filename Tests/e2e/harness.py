@@ -620,3 +620,16 @@ def cgi_env(method: str = "POST", content_type: str | None = "application/json",
     if extra:
         env.update(extra)
     return clean_env(env, home=home)
+
+
+def config_copy(src: Path, dest_dir: Path, name: str = "config.yaml", **events: Any) -> Path:
+    """A copy of a config with its outbox (and any other `events` keys given) under dest_dir."""
+    dest_dir.mkdir(parents=True, exist_ok=True)
+    cfg = load_yaml(src)
+    ev = dict(cfg.get("events") or {})
+    ev["outbox"] = str(dest_dir / "outbox")
+    ev.update(events)
+    cfg["events"] = ev
+    path = dest_dir / name
+    path.write_text(yaml.safe_dump(cfg, sort_keys=False))
+    return path

@@ -6,8 +6,8 @@ public struct AdmissionResponse: Sendable {
   public var warnings: [String] = []
   /// Keys hold no `/`: the API server stores them as `<webhook name>/<key>`.
   public var auditAnnotations = JSONObject()
-  /// The HTTP-style code and message of a denial.
-  public var status: (code: Int, message: String)?
+  /// The code and message of a denial.
+  public var status: DenialStatus?
 
   /// An answer that admits the object unchanged.
   public static func allowed(uid: String) -> AdmissionResponse {
@@ -16,7 +16,7 @@ public struct AdmissionResponse: Sendable {
 
   /// An explicit refusal: 403 with the reason, never an HTTP error.
   public static func denied(uid: String, message: String) -> AdmissionResponse {
-    AdmissionResponse(uid: uid, allowed: false, patch: JSONPatch(), status: (403, message))
+    AdmissionResponse(uid: uid, allowed: false, patch: JSONPatch(), status: DenialStatus(code: 403, message: message))
   }
 
   /// The complete AdmissionReview, in the apiVersion the request came in.
@@ -38,6 +38,12 @@ public struct AdmissionResponse: Sendable {
     return .object(
       JSONObject([("apiVersion", .string(apiVersion)), ("kind", "AdmissionReview"), ("response", .object(response))]))
   }
+}
+
+/// The `status` of a refused request: an HTTP-style code and a message for the user.
+public struct DenialStatus: Sendable, Equatable {
+  public var code: Int
+  public var message: String
 }
 
 /// RFC 4648 base64, which the `patch` field needs; Foundation is not loaded for it.

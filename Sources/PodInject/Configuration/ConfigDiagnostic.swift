@@ -29,3 +29,11 @@ public struct ConfigError: Error, Sendable, CustomStringConvertible {
 
   public var description: String { diagnostics.map(\.description).joined(separator: "\n") }
 }
+
+extension Result where Failure == ConfigError {
+  /// The configuration when it can be used, else nil.
+  public var usable: Success? {
+    if case .success(let value) = self { return value }
+    return nil
+  }
+}

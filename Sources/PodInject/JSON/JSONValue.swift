@@ -34,6 +34,10 @@ public struct JSONObject: Sendable {
     for (key, value) in pairs { self[key] = value }
   }
 
+  /// Wraps members whose keys the caller already made unique (the parser), in linear time;
+  /// the public initialiser checks every key against the earlier ones.
+  init(uniqueMembers: [Member]) { members = uniqueMembers }
+
   public var isEmpty: Bool { members.isEmpty }
   public var count: Int { members.count }
   public var keys: [String] { members.map(\.key) }

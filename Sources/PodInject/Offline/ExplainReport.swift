@@ -1,6 +1,15 @@
 /// The readable per-rule trace `podinject explain` prints.
 public enum ExplainReport {
   public static func render(_ result: ReviewResult, title: String, config: Result<InjectionConfig, ConfigError>) -> String {
+    switch config {
+    case .success: return render(result, title: title, problems: [])
+    case .failure(let error): return render(result, title: title, problems: error.diagnostics)
+    }
+  }
+
+  static func render(
+    _ result: ReviewResult, title: String, problems: [ConfigDiagnostic]
+  ) -> String {
     var lines: [String] = []
     let request = result.request
     let pod = request.podName.isEmpty ? "(unnamed)" : request.podName
@@ -8,13 +17,10 @@ public enum ExplainReport {
     if !request.isPod {
       lines.append("  not a Pod (\(request.kind.isEmpty ? "unknown kind" : request.kind)): allowed, nothing to do")
     }
-    if case .failure(let error) = config {
+    if !problems.isEmpty {
       lines.append("  configuration unusable:")
-      for diagnostic in error.diagnostics { lines.append("    \(diagnostic)") }
+      for diagnostic in problems { lines.append("    \(diagnostic)") }
     }
-    let policies: [String: FailurePolicy] = (try? config.get()).map { config in
-      Dictionary(config.rules.map { ($0.name, $0.failurePolicy(config.defaults)) }, uniquingKeysWith: { a, _ in a })
-    } ?? [:]
     for trace in result.traces {
       switch trace.outcome {
       case .notMatched(let why):
@@ -27,7 +33,7 @@ public enum ExplainReport {
         for change in changes { lines.append("    + \(change)") }
         for value in kept { lines.append("    = kept the pod's \(value) (conflict: Skip)") }
       case .failed(let failure):
-        let outcome = (policies[trace.rule] ?? failure.policy) == .deny ? "onError Deny: the pod is refused" : "onError Allow: admitted without it"
+        let outcome = failure.policy == .deny ? "onError Deny: the pod is refused" : "onError Allow: admitted without it"
         lines.append("  rule \(trace.rule): FAILED \(failure.reason.rawValue): \(failure.detail) (\(outcome))")
       }
     }

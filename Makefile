@@ -1,0 +1,24 @@
+# podinject — see README. `make test` is the one test command (CI runs it through .ci/run).
+SWIFT_RELEASE := swift build -c release --static-swift-stdlib
+BIN := .build/release/podinject
+
+.PHONY: setup build sample test bench lint
+
+setup:
+	scripts/setup
+
+build: setup
+	$(SWIFT_RELEASE)
+
+# Admit the shipped sample review with the shipped sample config.
+sample: build
+	$(BIN) --config samples/config.yaml < samples/review-plain-pod.json
+
+test:
+	scripts/test
+
+bench: build
+	scripts/bench
+
+lint:
+	swift format lint --strict -r Sources Tests

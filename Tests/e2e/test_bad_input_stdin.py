@@ -1,0 +1,121 @@
+"""Unusable input in stdin mode (SPEC §1, §6): exit 2, one line on stderr naming the problem, nothing on stdout."""
+
+from __future__ import annotations
+
+import json
+import re
+
+import pytest
+
+import harness as h
+
+GOOD = (h.SAMPLES / "review-plain-pod.json").read_bytes()
+GOOD_COMPACT = h.review_bytes(json.loads(GOOD))
+
+
+def _nested(depth: int) -> bytes:
+    """The good review with an unknown object field nested so that the document is `depth` levels deep.
+
+    Levels: the review `{` is 1, request 2, object 3, then depth-3 arrays.
+    """
+    review = json.loads(GOOD)
+    marker = "@@DEEP@@"
+    review["request"]["object"]["x-deep"] = marker
+    text = h.review_bytes(review)
+    n = depth - 3
+    return text.replace(json.dumps(marker).encode(), b"[" * n + b"]" * n)
+
+
+def _padded(size: int) -> bytes:
+    """The good review, padded with trailing whitespace (still valid JSON) to exactly `size` bytes."""
+    assert len(GOOD_COMPACT) < size
+    return GOOD_COMPACT + b" " * (size - len(GOOD_COMPACT))
+
+
+def _one_line(r: h.Result) -> str:
+    assert r.returncode == 2, r.describe()
+    assert r.stdout == b"", f"nothing may be written to stdout\n{r.describe()}"
+    assert r.err.endswith("\n") or "\n" not in r.err, r.describe()
+    lines = r.err.splitlines()
+    assert len(lines) == 1 and lines[0].strip(), f"expected exactly one line on stderr\n{r.describe()}"
+    return lines[0]
+
+
+def _numbers(line: str) -> list[int]:
+    return [int(n) for n in re.findall(r"(?<![\w.])(\d+)(?!\w)(?!\.\d)", line)]
+
+
+BAD = {
+    # name: (input, words one of which must name the problem, expected byte offset range or None)
+    "empty": (b"", ("empty", "no input", "no data", "0 bytes", "end of input", "eof"), None),
+    "whitespace-only": (b"  \n\t\n", ("empty", "no input", "end of input", "eof", "no document"), None),
+    "not-json": (b"hello, world\n", ("json", "yaml", "parse", "invalid", "unexpected"), (0, 13)),
+    "truncated": (GOOD_COMPACT[: len(GOOD_COMPACT) // 2], ("truncated", "end of", "eof", "unexpected",
+                                                            "incomplete", "unterminated", "parse"),
+                  (len(GOOD_COMPACT) // 2 - 2, len(GOOD_COMPACT) // 2)),
+    "binary": (b"\x00\xff\xfe\x01garbage", ("json", "yaml", "utf", "invalid", "unexpected", "parse", "control"),
+               (0, 12)),
+    "wrong-document-pod": (b'{"kind":"Pod"}', ("admissionreview", "kind", "request"), None),
+    "json-array": (b"[1,2,3]", ("admissionreview", "object", "kind", "request"), None),
+    "json-scalar": (b'"AdmissionReview"', ("admissionreview", "object", "kind", "request"), None),
+    "wrong-apiversion": (b'{"apiVersion":"admission.k8s.io/v2","kind":"AdmissionReview","request":{"uid":"a"}}',
+                         ("apiversion", "admission.k8s.io", "version"), None),
+    "no-request": (b'{"apiVersion":"admission.k8s.io/v1","kind":"AdmissionReview"}', ("request",), None),
+    "request-null": (b'{"apiVersion":"admission.k8s.io/v1","kind":"AdmissionReview","request":null}',
+                     ("request",), None),
+    "no-uid": (b'{"apiVersion":"admission.k8s.io/v1","kind":"AdmissionReview","request":{"operation":"CREATE",'
+               b'"kind":{"group":"","version":"v1","kind":"Pod"},"object":{"metadata":{"name":"p"}}}}',
+               ("uid",), None),
+    "nesting-300": (_nested(300), ("nest", "depth", "deep"), None),
+    "over-3-MiB": (_padded(h.MAX_BODY + 1), ("large", "limit", "size", "bytes", "too big", "exceeds"), None),
+}
+
+
+@pytest.mark.parametrize("name", list(BAD))
+def test_bad_input(name, podinject_bin):
+    data, words, offset = BAD[name]
+    r = h.admit(data)
+    line = _one_line(r)
+    low = line.lower()
+    assert any(w in low for w in words), f"the line does not name the problem ({words}): {line!r}"
+    if offset is not None:
+        lo, hi = offset
+        assert any(lo <= n <= hi for n in _numbers(line)), f"no byte offset in [{lo}, {hi}] in {line!r}"
+
+
+def test_nesting_250_is_answered(podinject_bin):
+    """Just under the limit (the exact boundary depends on how levels are counted): answered, and the
+    unknown deep field is left alone by the patch."""
+    data = _nested(250)
+    review = json.loads(data)
+    r = h.admit(data, config=h.SAMPLES / "config.yaml")
+    assert r.returncode == 0, r.describe()
+    answer = r.json()
+    h.check_echo(answer, review)
+    patched = h.apply_patch(review["request"]["object"], h.patch_of(answer))
+    assert patched["x-deep"] == review["request"]["object"]["x-deep"]
+
+
+def test_exactly_3_MiB_is_accepted(podinject_bin):
+    review = json.loads(GOOD)
+    r = h.admit(_padded(h.MAX_BODY))
+    assert r.returncode == 0, r.describe()
+    h.check_echo(r.json(), review)
+
+
+def test_max_body_bytes_flag(podinject_bin):
+    review = json.loads(GOOD)
+    r = h.admit(GOOD_COMPACT, extra_args=["--max-body-bytes", str(len(GOOD_COMPACT) - 1)])
+    _one_line(r)
+    r = h.admit(GOOD_COMPACT, extra_args=["--max-body-bytes", str(len(GOOD_COMPACT))])
+    assert r.returncode == 0, r.describe()
+    h.check_echo(r.json(), review)
+
+
+def test_yaml_review_is_accepted(podinject_bin):
+    import yaml
+
+    review = json.loads(GOOD)
+    r = h.admit(yaml.safe_dump(review).encode(), config=h.SAMPLES / "config.yaml")
+    assert r.returncode == 0, r.describe()
+    h.check_echo(r.json(), review)

@@ -1,0 +1,214 @@
+"""CGI mode (RFC 3875; SPEC §1, §6): header block with CRLF, statuses, draining the body like fcgiwrap needs."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import threading
+from dataclasses import dataclass
+
+import pytest
+
+import harness as h
+
+SAMPLE = h.SAMPLES / "review-plain-pod.json"
+GOOD = h.review_bytes(json.loads(SAMPLE.read_bytes()))
+CONFIG = h.SAMPLES / "config.yaml"  # copied per test, see the home fixture
+
+
+@dataclass
+class CGIRun:
+    result: h.Result
+    written: int
+    write_error: str | None
+
+    @property
+    def response(self) -> h.CGIResponse:
+        return h.parse_cgi(self.result.stdout)
+
+
+def run_cgi(body: bytes, env: dict[str, str], args: list[str] | None = None, chunk: int = 65536) -> CGIRun:
+    """Run podinject as a CGI program; a writer thread feeds the body the way fcgiwrap does (all of it,
+    before reading anything) and records how much the program accepted."""
+    argv = [str(h.BIN), *(args or [])]
+    proc = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            env=env, cwd=h.REPO)
+    state = {"written": 0, "error": None}
+
+    def writer():
+        try:
+            for i in range(0, len(body), chunk):
+                proc.stdin.write(body[i:i + chunk])
+                proc.stdin.flush()
+                state["written"] += len(body[i:i + chunk])
+            proc.stdin.close()
+        except (BrokenPipeError, OSError) as e:
+            state["error"] = f"{type(e).__name__}: {e}"
+
+    out, err = [], []
+    threads = [threading.Thread(target=writer),
+               threading.Thread(target=lambda: out.append(proc.stdout.read())),
+               threading.Thread(target=lambda: err.append(proc.stderr.read()))]
+    for t in threads:
+        t.daemon = True
+        t.start()
+    try:
+        rc = proc.wait(timeout=h.TIMEOUT)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+        raise AssertionError(f"podinject (CGI) hung; {state['written']} of {len(body)} body bytes written")
+    for t in threads:
+        t.join(timeout=h.TIMEOUT)
+    result = h.Result(argv, rc, b"".join(out), b"".join(err))
+    return CGIRun(result, state["written"], state["error"])
+
+
+@pytest.fixture
+def home(tmp_path):
+    """HOME for the run, and a copy of the sample config whose outbox and log file live under tmp_path."""
+    d = tmp_path / "home"
+    d.mkdir()
+    h.config_copy(CONFIG, tmp_path, logFile=str(tmp_path / "events.log"))
+    return d
+
+
+def env_for(home, method="POST", content_type="application/json", length: int | None = -1, body=GOOD, **extra):
+    if length == -1:
+        length = len(body)
+    config = home.parent / "config.yaml"
+    return h.cgi_env(method, content_type, length, extra={"PODINJECT_CONFIG": str(config), **extra}, home=home)
+
+
+def _ok_review(run: CGIRun, review: dict) -> dict:
+    assert run.result.returncode == 0, run.result.describe()
+    resp = run.response
+    assert resp.status == 200, run.result.describe()
+    assert resp.headers.get("content-type", "").split(";")[0].strip() == "application/json", resp.headers
+    if "content-length" in resp.headers:
+        assert int(resp.headers["content-length"]) == len(resp.body)
+    answer = json.loads(resp.body)
+    h.check_echo(answer, review)
+    return answer
+
+
+def _refusal(run: CGIRun, status: int, body: bytes | None = None) -> h.CGIResponse:
+    assert run.result.returncode == 0, f"an HTTP response was written: exit 0\n{run.result.describe()}"
+    resp = run.response
+    assert resp.status == status, run.result.describe()
+    if body:
+        assert run.write_error is None and run.written == len(body), (
+            f"podinject did not read the whole body before answering {status} "
+            f"({run.written} of {len(body)} bytes, {run.write_error}); fcgiwrap would answer 502")
+    return resp
+
+
+def _status_body(resp: h.CGIResponse, code: int) -> dict:
+    assert resp.headers.get("content-type", "").split(";")[0].strip() == "application/json", resp.headers
+    status = json.loads(resp.body)
+    assert status.get("kind") == "Status" and status.get("apiVersion") == "v1", status
+    assert status.get("status") == "Failure" and status.get("code") == code, status
+    assert isinstance(status.get("message"), str) and status["message"], status
+    return status
+
+
+def test_good_review(podinject_bin, home):
+    run = run_cgi(GOOD, env_for(home))
+    answer = _ok_review(run, json.loads(GOOD))
+    assert answer["response"]["allowed"] is True and h.patch_of(answer)
+    # the header block is CRLF only; the body follows the empty line
+    assert run.result.stdout.startswith(run.response.header_block + b"\r\n")
+
+
+def test_cgi_flag_without_gateway_interface(podinject_bin, home):
+    env = env_for(home)
+    del env["GATEWAY_INTERFACE"]
+    run = run_cgi(GOOD, env, args=["--cgi"])
+    _ok_review(run, json.loads(GOOD))
+
+
+def test_charset_parameter_is_accepted(podinject_bin, home):
+    run = run_cgi(GOOD, env_for(home, content_type="application/json; charset=utf-8"))
+    _ok_review(run, json.loads(GOOD))
+
+
+def test_chunked_body_read_to_eof(podinject_bin, home):
+    run = run_cgi(GOOD, env_for(home, length=None, HTTP_TRANSFER_ENCODING="chunked"))
+    _ok_review(run, json.loads(GOOD))
+    assert run.write_error is None and run.written == len(GOOD)
+
+
+def test_body_read_per_content_length(podinject_bin, home):
+    body = GOOD + b"\n{trailing garbage beyond CONTENT_LENGTH"
+    run = run_cgi(body, env_for(home, length=len(GOOD)))
+    _ok_review(run, json.loads(GOOD))
+
+
+def test_get_is_405_with_allow_post(podinject_bin, home):
+    run = run_cgi(b"", env_for(home, method="GET", content_type=None, length=None))
+    resp = _refusal(run, 405)
+    assert resp.headers.get("allow", "").replace(" ", "").upper() == "POST", resp.headers
+
+
+def test_text_plain_is_415(podinject_bin, home):
+    _refusal(run_cgi(GOOD, env_for(home, content_type="text/plain")), 415, GOOD)
+
+
+def test_missing_content_type_is_415(podinject_bin, home):
+    _refusal(run_cgi(GOOD, env_for(home, content_type=None)), 415, GOOD)
+
+
+def test_missing_content_length_is_411(podinject_bin, home):
+    _refusal(run_cgi(b"", env_for(home, length=None)), 411)
+
+
+def test_over_3_MiB_is_413_after_draining(podinject_bin, home):
+    body = GOOD + b" " * (h.MAX_BODY + 1 - len(GOOD))
+    assert len(body) == h.MAX_BODY + 1
+    _refusal(run_cgi(body, env_for(home, body=body)), 413, body)
+
+
+def test_over_3_MiB_chunked_is_413_after_draining(podinject_bin, home):
+    body = GOOD + b" " * (h.MAX_BODY + 4096 - len(GOOD))
+    _refusal(run_cgi(body, env_for(home, length=None, body=body, HTTP_TRANSFER_ENCODING="chunked")), 413, body)
+
+
+def test_truncated_json_is_400_with_status(podinject_bin, home):
+    body = GOOD[: len(GOOD) // 2]
+    resp = _refusal(run_cgi(body, env_for(home, body=body)), 400, body)
+    _status_body(resp, 400)
+
+
+def test_body_shorter_than_content_length_is_400(podinject_bin, home):
+    resp = _refusal(run_cgi(GOOD, env_for(home, length=len(GOOD) + 100)), 400)
+    _status_body(resp, 400)
+
+
+@pytest.mark.parametrize("body", [b'{"kind":"Pod"}', b"not json at all",
+                                  b'{"apiVersion":"admission.k8s.io/v1","kind":"AdmissionReview","request":{}}'],
+                         ids=["wrong-document", "not-json", "no-uid"])
+def test_bad_documents_are_400(body, podinject_bin, home):
+    resp = _refusal(run_cgi(body, env_for(home, body=body)), 400, body)
+    _status_body(resp, 400)
+
+
+def test_nesting_300_is_400(podinject_bin, home):
+    review = json.loads(GOOD)
+    review["request"]["object"]["x-deep"] = "@@"
+    body = h.review_bytes(review).replace(b'"@@"', b"[" * 297 + b"]" * 297)
+    resp = _refusal(run_cgi(body, env_for(home, body=body)), 400, body)
+    _status_body(resp, 400)
+
+
+def test_denial_is_http_200(podinject_bin, home):
+    body = (h.SAMPLES / "review-deny.json").read_bytes()
+    run = run_cgi(body, env_for(home, body=body))
+    answer = _ok_review(run, json.loads(body))
+    assert answer["response"]["allowed"] is False
+    assert answer["response"]["status"]["code"] == 403
+
+
+def test_v1beta1_is_answered_in_v1beta1(podinject_bin, home):
+    body = (h.SAMPLES / "review-v1beta1.json").read_bytes()
+    answer = _ok_review(run_cgi(body, env_for(home, body=body)), json.loads(body))
+    assert answer["apiVersion"] == h.ADMISSION_V1BETA1
