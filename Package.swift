@@ -15,10 +15,14 @@ let package = Package(
       dependencies: ["CYAML"],
       linkerSettings: [.linkedLibrary(":libyaml.a")]
     ),
+    // The one door to C: libcurl through dlopen (loaded only to send Events) and a detached spawn.
+    .target(name: "CCurl"),
+    .target(name: "KubeClient", dependencies: ["PodInject", "CCurl"]),
     .executableTarget(
       name: "podinject",
-      dependencies: ["PodInject"]
+      dependencies: ["PodInject", "KubeClient"]
     ),
     .testTarget(name: "PodInjectTests", dependencies: ["PodInject"]),
+    .testTarget(name: "KubeClientTests", dependencies: ["KubeClient", "PodInject"]),
   ]
 )

@@ -1,3 +1,9 @@
+#if canImport(Glibc)
+  import Glibc
+#elseif canImport(Musl)
+  import Musl
+#endif
+import KubeClient
 import PodInject
 
 /// Reads a manifest from a file or `-`, as one or more YAML/JSON documents.
@@ -132,16 +138,43 @@ enum CheckConfigCommand: Command {
   }
 }
 
-/// `podinject events flush`: deliver the Events waiting in the outbox.
+/// `podinject events flush`: deliver the Events waiting in the outbox. Also what a CGI or
+/// function-runtime invocation starts, detached, to deliver after its answer.
 enum EventsFlushCommand: Command {
   static let name = "events flush"
-  static let abstract = "Deliver the Events waiting in the outbox."
-  static let options: [OptionSpec] = [.config, .kubeconfig]
+  static let abstract = "Deliver the Events waiting in the outbox (exit 3 when some must wait longer)."
+  static let options: [OptionSpec] = [
+    .config, .kubeconfig,
+    .value("--timeout-ms", valueName: "N", help: "time budget (default: events.timeoutMilliseconds)"),
+  ]
+  /// Some Events could not be delivered yet and remain in the outbox.
+  static let stillWaiting: Int32 = 3
 
   static func run(_ arguments: ParsedArguments) -> Int32 {
+    signal(SIGPIPE, SIG_IGN)
     let config = ConfigSource.load(arguments["config"])
-    let settings = config.usable?.events ?? InjectionConfig.EventSettings()
-    let pending = Outbox(directory: settings.outbox).pendingFiles()
-    return failed("\(pending.count) Event(s) wait in \(settings.outbox); delivery is not built yet")
+    guard case .success(let loaded) = config else {
+      if case .failure(let error) = config { return failed(error.description) }
+      return Exit.configuration
+    }
+    let settings = loaded.events
+    var budget = settings.timeoutMilliseconds
+    if let text = arguments["timeout-ms"] {
+      guard let value = Int(text), value > 0 else { return failed("--timeout-ms needs a positive number") }
+      budget = value
+    }
+    let now = IO.now()
+    let (report, problems) = Delivery.drain(settings, kubeconfig: arguments["kubeconfig"], budgetMilliseconds: budget)
+    let waiting = Outbox(directory: settings.outbox).pendingFiles().count
+    let line = LogLine.delivery(report.map(EventCounts.init) ?? EventCounts(), waiting: waiting, problems: problems, time: now)
+    Delivery.writeLog(line, settings: settings, fallbackToStderr: true)
+    return waiting == 0 && report != nil ? Exit.success : stillWaiting
+  }
+}
+
+extension EventCounts {
+  /// The counts of one drain of the outbox.
+  init(_ report: DeliveryReport) {
+    self.init(sent: report.sent, aggregated: report.aggregated, spooled: report.deferred, dropped: 0)
   }
 }

@@ -27,7 +27,8 @@ enum ReviewCommand: Command {
       IO.env("Http_Method") != nil
       ? .functionRuntime : (arguments.has("cgi") || IO.env("GATEWAY_INTERFACE") != nil) ? .cgi : .stdin
     let session = ReviewSession(
-      mode: mode, configOption: arguments["config"], maxBodyBytes: maxBodyBytes, started: started)
+      mode: mode, configOption: arguments["config"], kubeconfig: arguments["kubeconfig"], maxBodyBytes: maxBodyBytes,
+      started: started)
     return session.run()
   }
 }
@@ -43,6 +44,7 @@ enum Mode {
 struct ReviewSession {
   let mode: Mode
   let configOption: String?
+  let kubeconfig: String?
   let maxBodyBytes: Int
   let started: Double
 
@@ -67,20 +69,42 @@ struct ReviewSession {
     var counts = EventCounts()
     var notes: [String] = []
     let settings = config.usable?.events ?? InjectionConfig.EventSettings()
-    if !result.events.isEmpty && result.eventAPI != .none {
-      let spool = Outbox(directory: settings.outbox).spool(
-        result.events.map { OutboxEntry(api: result.eventAPI, event: $0) }, now: environment.now)
-      counts.spooled = spool.spooled
+    let notSent = Delivery.reasonNotSent(settings, kubeconfig: kubeconfig)
+    let outbox = Outbox(directory: settings.outbox)
+    var ownFiles: [String] = []
+    if let notSent {
+      if !result.events.isEmpty { notes.append(notSent) }
+    } else if !result.events.isEmpty {
+      let spool = outbox.spool(result.events.map { OutboxEntry(api: settings.api, event: $0) }, now: environment.now)
+      ownFiles = spool.names
       counts.dropped = spool.dropped
       notes += spool.errors
-    } else if !result.events.isEmpty {
-      notes.append("events.api is none: the Events are reported in this log line only")
+      if spool.dropped > 0 { notes.append("outbox full: dropped the \(spool.dropped) oldest Event(s)") }
     }
 
     let answer = result.response.review(apiVersion: request.reviewAPIVersion).serializedBytes()
     switch mode {
     case .cgi: IO.write(1, Array(HTTPFront.cgiHeader(status: 200, reason: "OK").utf8) + answer)
     case .stdin, .functionRuntime: IO.write(1, answer + [0x0A])
+    }
+    close(1)
+
+    // Every invocation drains the outbox after its own answer.
+    counts.spooled = ownFiles.count
+    if notSent == nil && (!ownFiles.isEmpty || !outbox.pendingFiles().isEmpty) {
+      switch mode {
+      case .stdin:
+        let (report, problems) = Delivery.drain(
+          settings, kubeconfig: kubeconfig, budgetMilliseconds: settings.timeoutMilliseconds)
+        if let report {
+          counts.sent = report.sent
+          counts.aggregated = report.aggregated
+          counts.spooled = ownFiles.filter { !report.finished.contains($0) }.count
+        }
+        notes += problems
+      case .cgi, .functionRuntime:
+        notes.append(Delivery.spawnDetached(configPath: ConfigSource.path(configOption), kubeconfig: kubeconfig))
+      }
     }
     let line = LogLine.review(
       result, events: counts, durationMs: IO.monotonicMilliseconds() - started, time: environment.now, notes: notes)

@@ -20,9 +20,45 @@ public struct OutboxEntry: Sendable, Equatable {
       JSONObject([
         ("apiVersion", .string(InjectionConfig.apiVersion)), ("kind", "OutboxEntry"), ("api", .string(api.rawValue)),
         ("namespace", .string(event.namespace)), ("name", .string(event.name)),
-        ("reason", .string(event.reason.rawValue)), ("rule", .string(event.rule)), ("event", event.body(api: api)),
+        ("reason", .string(event.reason.rawValue)), ("rule", .string(event.rule)), ("note", .string(event.note)),
+        ("lastTimestamp", .string(event.time.rfc3339)), ("lastObservedTime", .string(event.time.microTime)),
+        ("event", event.body(api: api)),
       ]))
   }
+}
+
+/// An outbox file read back: what to create, and how to count it when the Event already exists.
+public struct PendingEvent: Sendable, Equatable {
+  public var api: EventAPI
+  public var namespace: String
+  public var name: String
+  public var body: JSONValue
+  public var note: String
+  /// The occurrence time as `metav1.Time` (core/v1 `lastTimestamp`).
+  public var lastTimestamp: String
+  /// The occurrence time as `metav1.MicroTime` (events.k8s.io/v1 `series.lastObservedTime`).
+  public var lastObservedTime: String
+
+  /// Reads an outbox entry; nil when it is not one (it is then set aside, not retried).
+  public init?(json: JSONValue) {
+    guard json["kind"]?.stringValue == "OutboxEntry",
+      let api = json["api"]?.stringValue.flatMap(EventAPI.init(rawValue:)), api != .none,
+      let namespace = json["namespace"]?.stringValue, let name = json["name"]?.stringValue,
+      let body = json["event"], body.objectValue != nil
+    else { return nil }
+    self.api = api
+    self.namespace = namespace
+    self.name = name
+    self.body = body
+    note = json["note"]?.stringValue ?? ""
+    lastTimestamp = json["lastTimestamp"]?.stringValue ?? ""
+    lastObservedTime = json["lastObservedTime"]?.stringValue ?? ""
+  }
+
+  /// Where the Event is created.
+  public var collectionPath: String { EventAggregation.collectionPath(api, namespace: namespace) }
+  /// Where the existing Event lives.
+  public var objectPath: String { collectionPath + "/" + name }
 }
 
 /// How many Events one invocation put into the outbox, and how many old ones it had to drop.
@@ -30,6 +66,8 @@ public struct SpoolCount: Sendable, Equatable {
   public var spooled = 0
   public var dropped = 0
   public var errors: [String] = []
+  /// The file names written.
+  public var names: [String] = []
   public init() {}
 }
 
@@ -46,6 +84,7 @@ public struct Outbox: Sendable {
   }
 
   /// Writes every entry; failures are counted and described, never thrown: the answer must still go out.
+  /// `count.names` lists the files written.
   public func spool(_ entries: [OutboxEntry], now: Timestamp) -> SpoolCount {
     var count = SpoolCount()
     guard !entries.isEmpty else { return count }
@@ -62,6 +101,7 @@ public struct Outbox: Sendable {
         count.errors.append(problem)
       } else {
         count.spooled += 1
+        count.names.append("\(stem).json")
       }
     }
     return count
@@ -89,6 +129,79 @@ public struct Outbox: Sendable {
     var dropped = 0
     for name in pending.prefix(excess) where unlink("\(directory)/\(name)") == 0 { dropped += 1 }
     return dropped
+  }
+}
+
+/// A file one deliverer has taken for itself by renaming it, so no other deliverer sends it too.
+public struct OutboxClaim: Sendable, Equatable {
+  /// The entry's own file name.
+  public var name: String
+  /// The claimed file's path.
+  public var path: String
+}
+
+extension Outbox {
+  /// Where permanently refused entries are kept for an operator to look at.
+  public var rejectedDirectory: String { directory + "/rejected" }
+
+  /// Takes `name` for this process; nil when another deliverer was faster.
+  public func claim(_ name: String) -> OutboxClaim? {
+    let path = "\(directory)/.claim-\(getpid())-\(name)"
+    guard rename("\(directory)/\(name)", path) == 0 else { return nil }
+    return OutboxClaim(name: name, path: path)
+  }
+
+  /// The claimed entry's bytes.
+  public func read(_ claim: OutboxClaim) -> [UInt8]? {
+    let fd = open(claim.path, O_RDONLY | O_CLOEXEC)
+    guard fd >= 0 else { return nil }
+    defer { close(fd) }
+    var bytes: [UInt8] = []
+    var chunk = [UInt8](repeating: 0, count: 16 * 1024)
+    while true {
+      let n = chunk.withUnsafeMutableBytes { Glibc.read(fd, $0.baseAddress, $0.count) }
+      if n < 0 && errno == EINTR { continue }
+      guard n > 0 else { break }
+      bytes += chunk[0..<n]
+    }
+    return bytes
+  }
+
+  /// The API server accepted it: the file goes.
+  public func complete(_ claim: OutboxClaim) { unlink(claim.path) }
+
+  /// A transient failure: the file goes back for a later deliverer.
+  public func release(_ claim: OutboxClaim) { rename(claim.path, "\(directory)/\(claim.name)") }
+
+  /// A permanent refusal: the file is kept aside, never retried.
+  public func setAside(_ claim: OutboxClaim) {
+    _ = makeDirectory(rejectedDirectory)
+    if rename(claim.path, "\(rejectedDirectory)/\(claim.name)") != 0 { unlink(claim.path) }
+  }
+
+  /// Puts back claims whose deliverer died (its pid is gone), or that are older than `maxAgeSeconds`.
+  @discardableResult
+  public func recoverStaleClaims(now: Timestamp, maxAgeSeconds: Int64 = 600) -> Int {
+    guard let handle = opendir(directory) else { return 0 }
+    var stale: [(String, String)] = []
+    while let entry = readdir(handle) {
+      let name = withUnsafePointer(to: entry.pointee.d_name) {
+        $0.withMemoryRebound(to: CChar.self, capacity: 256) { String(cString: $0) }
+      }
+      guard name.hasPrefix(".claim-") else { continue }
+      let rest = name.dropFirst(".claim-".count)
+      guard let dash = rest.firstIndex(of: "-"), let pid = Int32(rest[..<dash]) else { continue }
+      let original = String(rest[rest.index(after: dash)...])
+      let alive = kill(pid, 0) == 0 || errno == EPERM
+      let age = now.secondsSinceEpoch - OutboxName.order(original).0
+      if !alive || age > maxAgeSeconds { stale.append((name, original)) }
+    }
+    closedir(handle)
+    var recovered = 0
+    for (claimed, original) in stale where rename("\(directory)/\(claimed)", "\(directory)/\(original)") == 0 {
+      recovered += 1
+    }
+    return recovered
   }
 }
 

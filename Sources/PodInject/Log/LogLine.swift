@@ -69,3 +69,23 @@ public enum LogLine {
     return "\(micros / 1000).\(String(repeating: "0", count: 3 - fraction.count))\(fraction)"
   }
 }
+
+extension LogLine {
+  /// The line of a deliverer (`podinject events flush`, detached or on demand).
+  public static func delivery(_ events: EventCounts, waiting: Int, problems: [String], time: Timestamp) -> String {
+    var object = JSONObject([
+      ("time", .string(time.microTime)), ("level", problems.isEmpty ? "info" : "warning"),
+      ("command", "events flush"),
+      (
+        "events",
+        .object(
+          JSONObject([
+            ("sent", .number(String(events.sent))), ("aggregated", .number(String(events.aggregated))),
+            ("deferred", .number(String(events.spooled))), ("waiting", .number(String(waiting))),
+          ]))
+      ),
+    ])
+    if !problems.isEmpty { object["problems"] = .array(problems.map(JSONValue.string)) }
+    return JSONValue.object(object).serialized()
+  }
+}

@@ -1,0 +1,151 @@
+import PodInject
+
+/// What one drain of the outbox achieved, as the log line reports it.
+public struct DeliveryReport: Sendable, Equatable {
+  /// Events created.
+  public var sent = 0
+  /// Occurrences counted into an Event that already existed.
+  public var aggregated = 0
+  /// Entries left for a later deliverer after a transient failure.
+  public var deferred = 0
+  /// Entries the API server refused for good (401, 403, 422, ...), set aside.
+  public var rejected = 0
+  /// Names of the files this drain took out of the outbox (delivered or set aside).
+  public var finished: Set<String> = []
+  /// One line per problem, naming the Event and quoting the API server's message.
+  public var problems: [String] = []
+  public init() {}
+}
+
+/// The fate of one Event.
+enum DeliveryOutcome: Error, Equatable {
+  case created
+  case aggregated
+  /// Worth retrying later: refused, timed out, 429, 5xx.
+  case transient(String)
+  /// Never worth retrying: 401, 403, 422 and other client errors.
+  case permanent(String)
+}
+
+/// Drains the outbox into the API server within a time budget: create, and on 409 count the repeat
+/// into the existing Event with a PATCH guarded by its resourceVersion, retried on conflict.
+public struct EventDeliverer {
+  let transport: any KubeTransport
+  let outbox: Outbox
+  /// Monotonic milliseconds after which no new request starts.
+  let deadline: Double
+  let clock: () -> Double
+
+  public init(transport: any KubeTransport, outbox: Outbox, deadline: Double, clock: @escaping () -> Double) {
+    self.transport = transport
+    self.outbox = outbox
+    self.deadline = deadline
+    self.clock = clock
+  }
+
+  /// Delivers waiting entries, oldest first, until the outbox is empty, the budget is spent, or the
+  /// API server looks unavailable (then the rest waits for a later deliverer).
+  public func drain(now: Timestamp) -> DeliveryReport {
+    var report = DeliveryReport()
+    outbox.recoverStaleClaims(now: now)
+    for name in outbox.pendingFiles() {
+      guard remaining > 0 else { break }
+      guard let claim = outbox.claim(name) else { continue }
+      guard let bytes = outbox.read(claim), let json = try? JSONParser.parse(bytes), let pending = PendingEvent(json: json)
+      else {
+        outbox.setAside(claim)
+        report.rejected += 1
+        report.finished.insert(name)
+        report.problems.append("outbox entry \(name) is unreadable; set aside in \(outbox.rejectedDirectory)")
+        continue
+      }
+      switch deliver(pending) {
+      case .created:
+        outbox.complete(claim)
+        report.sent += 1
+        report.finished.insert(name)
+      case .aggregated:
+        outbox.complete(claim)
+        report.aggregated += 1
+        report.finished.insert(name)
+      case .permanent(let why):
+        outbox.setAside(claim)
+        report.rejected += 1
+        report.finished.insert(name)
+        report.problems.append("Event \(pending.namespace)/\(pending.name) refused for good, set aside: \(why)")
+      case .transient(let why):
+        outbox.release(claim)
+        report.deferred += 1
+        report.problems.append("Event \(pending.namespace)/\(pending.name) not delivered yet, left in the outbox: \(why)")
+        return report
+      }
+    }
+    return report
+  }
+
+  private var remaining: Int { Int(deadline - clock()) }
+
+  /// Creates the Event, or counts one more occurrence into the existing one.
+  func deliver(_ pending: PendingEvent) -> DeliveryOutcome {
+    let body = pending.body.serializedBytes()
+    for _ in 0..<8 {
+      guard remaining > 0 else { return .transient("time budget spent") }
+      switch send("POST", pending.collectionPath, "application/json", body) {
+      case .failure(let outcome): return outcome
+      case .success(let response) where (200..<300).contains(response.status): return .created
+      case .success(let response) where response.status == 409:
+        switch aggregate(pending) {
+        case .transient("gone") : continue  // deleted (expired) in between: create it again
+        case let outcome: return outcome
+        }
+      case .success(let response): return classify(response)
+      }
+    }
+    return .transient("the Event kept changing")
+  }
+
+  /// GET the stored Event and PATCH its count, retrying when another reporter got there first.
+  private func aggregate(_ pending: PendingEvent) -> DeliveryOutcome {
+    for _ in 0..<32 {
+      guard remaining > 0 else { return .transient("time budget spent") }
+      let stored: JSONValue
+      switch send("GET", pending.objectPath, nil, nil) {
+      case .failure(let outcome): return outcome
+      case .success(let response) where response.status == 404: return .transient("gone")
+      case .success(let response) where response.status == 200:
+        guard let parsed = try? JSONParser.parse(response.body) else {
+          return .transient("unreadable Event from the API server")
+        }
+        stored = parsed
+      case .success(let response): return classify(response)
+      }
+      guard let patch = EventAggregation.patch(stored: stored, pending: pending) else {
+        return .permanent("the stored Event has no resourceVersion")
+      }
+      let contentType = EventAggregation.patchContentType(pending.api)
+      switch send("PATCH", pending.objectPath, contentType, patch.serializedBytes()) {
+      case .failure(let outcome): return outcome
+      case .success(let response) where (200..<300).contains(response.status): return .aggregated
+      case .success(let response) where response.status == 409: continue  // stale resourceVersion
+      case .success(let response) where response.status == 404: return .transient("gone")
+      case .success(let response): return classify(response)
+      }
+    }
+    return .transient("too many concurrent updates")
+  }
+
+  private func send(_ method: String, _ path: String, _ contentType: String?, _ body: [UInt8]?)
+    -> Result<HTTPResponse, DeliveryOutcome>
+  {
+    transport.send(
+      method: method, path: path, contentType: contentType, body: body, timeoutMilliseconds: max(1, remaining)
+    ).mapError { .transient($0.description) }
+  }
+
+  /// Turns an unexpected HTTP status into a decision, quoting the API server's Status message.
+  func classify(_ response: HTTPResponse) -> DeliveryOutcome {
+    let message = (try? JSONParser.parse(response.body))?["message"]?.stringValue ?? "no message"
+    let why = "HTTP \(response.status): \(message)"
+    return response.status == 429 || response.status >= 500 ? .transient(why) : .permanent(why)
+  }
+}
