@@ -1,5 +1,5 @@
 # podinject — see README. `make test` is the one test command (CI runs it through .ci/run).
-SWIFT_RELEASE := swift build -c release --static-swift-stdlib
+SWIFT_RELEASE := scripts/build
 BIN := .build/release/podinject
 
 .PHONY: setup build sample test bench lint

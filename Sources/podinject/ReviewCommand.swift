@@ -109,7 +109,9 @@ struct ReviewSession {
     let line = LogLine.review(
       result, events: counts, durationMs: IO.monotonicMilliseconds() - started, time: environment.now, notes: notes)
     log(line, settings: settings)
-    return 0
+    // Exit here, with the request and the result still alive: freeing a 1 MiB document node by node
+    // would cost more than deciding on it, and the process ends anyway.
+    withExtendedLifetime((request, result)) { exit(0) }
   }
 
   /// The request body, per the mode's framing rules, or the HTTP error it deserves.

@@ -631,5 +631,5 @@ def config_copy(src: Path, dest_dir: Path, name: str = "config.yaml", **events: 
     ev.update(events)
     cfg["events"] = ev
     path = dest_dir / name
-    path.write_text(yaml.safe_dump(cfg, sort_keys=False))
+    path.write_text(json.dumps(cfg, indent=1))  # JSON is YAML; PyYAML would leave y/n unquoted (booleans)
     return path

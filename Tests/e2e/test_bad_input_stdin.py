@@ -68,6 +68,11 @@ BAD = {
                ("uid",), None),
     "nesting-300": (_nested(300), ("nest", "depth", "deep"), None),
     "over-3-MiB": (_padded(h.MAX_BODY + 1), ("large", "limit", "size", "bytes", "too big", "exceeds"), None),
+    # YAML is accepted too (SPEC §1), so YAML's own problems must be named, not reported as JSON at byte 0
+    "yaml-nesting-300": (b"apiVersion: admission.k8s.io/v1\nkind: AdmissionReview\nrequest:\n  uid: x\n  object: "
+                         + b"[" * 300 + b"]" * 300 + b"\n", ("nest", "depth", "deep"), None),
+    "yaml-syntax-error": (b"apiVersion: admission.k8s.io/v1\nkind: AdmissionReview\nrequest:\n  uid: x\n"
+                          b"  object: {metadata: {name: \"unterminated}\n", ("yaml", "line"), None),
 }
 
 

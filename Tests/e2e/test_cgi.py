@@ -162,6 +162,16 @@ def test_missing_content_length_is_411(podinject_bin, home):
     _refusal(run_cgi(b"", env_for(home, length=None)), 411)
 
 
+@pytest.mark.parametrize("length", ["-5", "abc", " 12", "1e3", "99999999999999999999999"])
+def test_invalid_content_length_is_answered(length, podinject_bin, home):
+    """Never a crash: a CONTENT_LENGTH that is no non-negative integer gets an HTTP error answer."""
+    env = env_for(home)
+    env["CONTENT_LENGTH"] = length
+    run = run_cgi(b"", env)
+    assert run.result.returncode == 0, f"no HTTP response (crash?)\n{run.result.describe()}"
+    assert run.response.status in (400, 411, 413), run.result.describe()
+
+
 def test_over_3_MiB_is_413_after_draining(podinject_bin, home):
     body = GOOD + b" " * (h.MAX_BODY + 1 - len(GOOD))
     assert len(body) == h.MAX_BODY + 1

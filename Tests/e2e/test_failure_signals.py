@@ -242,9 +242,7 @@ def test_invalid_config_falls_back_to_its_default_deny(tmp_path, podinject_bin):
     cfg["defaults"]["onError"] = "Deny"
     cfg["rules"][0]["unknownKey"] = True  # unknown keys are errors
     path = tmp_path / "bad.yaml"
-    import yaml
-
-    path.write_text(yaml.safe_dump(cfg, sort_keys=False))
+    path.write_text(json.dumps(cfg))
     review = sample("review-plain-pod.json")
     r = h.admit(review, config=path, env=h.clean_env())
     assert r.returncode == 0, r.describe()

@@ -47,22 +47,24 @@ extension AdmissionRequest {
       throw ReviewInputError("empty input: expected an AdmissionReview")
     }
     if bytes[first] == UInt8(ascii: "{") || bytes[first] == UInt8(ascii: "[") {
-      do {
-        return try JSONParser.parse(bytes, maxDepth: maxDepth)
-      } catch {
-        throw ReviewInputError("not valid JSON: \(error.description)")
-      }
+      return try parseJSON(bytes, maxDepth: maxDepth)
     }
-    let documents: [JSONValue]
-    do {
-      documents = try YAML.parseJSONDocuments(bytes)
-    } catch {
-      throw ReviewInputError("not valid JSON or YAML: \(error.description)")
-    }
-    guard documents.count == 1, let document = documents.first else {
-      throw ReviewInputError("expected one AdmissionReview document, found \(documents.count)")
+    // YAML is accepted too; anything that is not a YAML mapping is reported as the JSON error it
+    // also is, which names the byte offset.
+    guard let documents = try? YAML.parseJSONDocuments(bytes), documents.count == 1,
+      let document = documents.first, document.objectValue != nil
+    else {
+      return try parseJSON(bytes, maxDepth: maxDepth)
     }
     return document
+  }
+
+  private static func parseJSON(_ bytes: [UInt8], maxDepth: Int) throws(ReviewInputError) -> JSONValue {
+    do {
+      return try JSONParser.parse(bytes, maxDepth: maxDepth)
+    } catch {
+      throw ReviewInputError("not valid JSON: \(error.description)")
+    }
   }
 
   /// Checks the document is an AdmissionReview with a request and a uid.

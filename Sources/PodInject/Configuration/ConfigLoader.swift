@@ -316,7 +316,7 @@ struct ConfigReader {
       if let keyRule, let problem = keyRule(key) { fail(valueNode, "\(context) key \"\(key)\" is invalid: \(problem)") }
       checkTemplates(valueNode)
       guard let value = string(valueNode) else { continue }
-      if let valueRule, !value.contains("{{"), let problem = valueRule(value) {
+      if let valueRule, !value.holdsTemplateAction, let problem = valueRule(value) {
         fail(valueNode, "\(context) value for \"\(key)\" is invalid: \(problem)")
       }
       result[key] = .string(value)
@@ -337,7 +337,7 @@ struct ConfigReader {
   mutating func checkTemplates(_ node: YAMLNode) {
     switch node.kind {
     case .scalar(let scalar):
-      guard scalar.text.contains("{{") else { return }
+      guard scalar.text.holdsTemplateAction else { return }
       do {
         _ = try Template.parse(scalar.text)
       } catch {

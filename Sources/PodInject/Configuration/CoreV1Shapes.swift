@@ -73,7 +73,7 @@ enum CoreV1Shape: String, Sendable {
   /// Validates names the API server would reject, skipping values still holding a template.
   private func nameProblems(_ object: JSONObject) -> [String] {
     func check(_ key: String, _ rule: (String) -> String?) -> [String] {
-      guard let value = object[key]?.stringValue, !value.contains("{{") else { return [] }
+      guard let value = object[key]?.stringValue, !value.holdsTemplateAction else { return [] }
       return rule(value).map { ["\(rawValue).\(key) is invalid: \($0)"] } ?? []
     }
     switch self {

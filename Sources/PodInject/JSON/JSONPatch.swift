@@ -52,24 +52,22 @@ public struct JSONPatch: Sendable, Equatable {
         return
       }
       try modifyParent(of: path, in: &document, fail) { (parent) throws(JSONPatchError) in
-        switch parent {
-        case .object(var object):
-          parent = .null  // leaves `object` the only owner, so it grows in place
+        if var object = parent.takeObject() {
           object[last] = value
           parent = .object(object)
-        case .array(var elements):
+        } else if var elements = parent.takeArray() {
           let index: Int
           if last == "-" {
             index = elements.count
           } else if let position = JSONPointer.arrayIndex(last), position <= elements.count {
             index = position
           } else {
+            parent = .array(elements)
             throw fail("index \"\(last)\" is not within an array of \(elements.count)")
           }
-          parent = .null
           elements.insert(value, at: index)
           parent = .array(elements)
-        default:
+        } else {
           throw fail("the parent is \(article(parent.typeName)), not an object or array")
         }
       }
@@ -77,20 +75,21 @@ public struct JSONPatch: Sendable, Equatable {
     case .remove:
       guard let last = path.tokens.last else { throw fail("cannot remove the whole document") }
       try modifyParent(of: path, in: &document, fail) { (parent) throws(JSONPatchError) in
-        switch parent {
-        case .object(var object):
-          guard case .some = object[last] else { throw fail("no member \"\(last)\"") }
-          parent = .null
+        if var object = parent.takeObject() {
+          guard case .some = object[last] else {
+            parent = .object(object)
+            throw fail("no member \"\(last)\"")
+          }
           object[last] = .none
           parent = .object(object)
-        case .array(var elements):
+        } else if var elements = parent.takeArray() {
           guard let index = JSONPointer.arrayIndex(last), index < elements.count else {
+            parent = .array(elements)
             throw fail("no element \"\(last)\" in an array of \(elements.count)")
           }
-          parent = .null
           elements.remove(at: index)
           parent = .array(elements)
-        default:
+        } else {
           throw fail("the parent is \(article(parent.typeName)), not an object or array")
         }
       }
@@ -101,20 +100,21 @@ public struct JSONPatch: Sendable, Equatable {
         return
       }
       try modifyParent(of: path, in: &document, fail) { (parent) throws(JSONPatchError) in
-        switch parent {
-        case .object(var object):
-          guard case .some = object[last] else { throw fail("no member \"\(last)\"") }
-          parent = .null
+        if var object = parent.takeObject() {
+          guard case .some = object[last] else {
+            parent = .object(object)
+            throw fail("no member \"\(last)\"")
+          }
           object[last] = value
           parent = .object(object)
-        case .array(var elements):
+        } else if var elements = parent.takeArray() {
           guard let index = JSONPointer.arrayIndex(last), index < elements.count else {
+            parent = .array(elements)
             throw fail("no element \"\(last)\" in an array of \(elements.count)")
           }
-          parent = .null
           elements[index] = value
           parent = .array(elements)
-        default:
+        } else {
           throw fail("the parent is \(article(parent.typeName)), not an object or array")
         }
       }
@@ -123,8 +123,8 @@ public struct JSONPatch: Sendable, Equatable {
 
   /// Runs `body` on the container holding the target of `path`, changing it in place.
   ///
-  /// Each level is detached from its parent while the level below changes, so every container
-  /// on the path is uniquely owned and nothing is copied; `defer` puts it back, also on failure.
+  /// Each level is taken out of its parent while the level below changes, so every container on the
+  /// path is uniquely owned and nothing is copied; `defer` puts it back, also on failure.
   /// `body` must throw before it changes anything, which keeps a failed operation a no-op.
   private static func modifyParent(
     of path: JSONPointer, in document: inout JSONValue, _ fail: (String) -> JSONPatchError,
@@ -137,24 +137,16 @@ public struct JSONPatch: Sendable, Equatable {
         let parent = JSONPointer(tokens: Array(path.tokens[...level]))
         return fail("\"\(parent)\" does not exist (create it first)")
       }
-      switch value {
-      case .object(var object):
-        guard var child = object[token] else { throw missing() }
-        value = .null
-        object[token] = JSONValue.null
-        defer {
-          object[token] = child
-          value = .object(object)
-        }
+      if var object = value.takeObject() {
+        defer { value = .object(object) }
+        guard var child = object.take(token) else { throw missing() }
+        defer { object[token] = child }
         try descend(&child, level: level + 1)
-      case .array(var elements):
-        guard let index = JSONPointer.arrayIndex(token), index < elements.count else {
-          throw missing()
-        }
-        value = .null
+      } else if var elements = value.takeArray() {
         defer { value = .array(elements) }
+        guard let index = JSONPointer.arrayIndex(token), index < elements.count else { throw missing() }
         try descend(&elements[index], level: level + 1)
-      default:
+      } else {
         let parent = JSONPointer(tokens: Array(path.tokens[..<level]))
         throw fail("\"\(parent)\" is \(article(value.typeName)), not an object or array")
       }

@@ -58,6 +58,33 @@ public struct JSONObject: Sendable {
   }
 }
 
+extension JSONObject {
+  /// The value for `key`, leaving null in its place, so that the caller holds the only reference
+  /// and can change it without a copy; put it back with the subscript.
+  mutating func take(_ key: String) -> JSONValue? {
+    guard let index = members.firstIndex(where: { $0.key == key }) else { return nil }
+    let value = members[index].value
+    members[index].value = .null
+    return value
+  }
+}
+
+extension JSONValue {
+  /// The object, leaving null behind, so the caller owns it uniquely (see `JSONObject.take`).
+  mutating func takeObject() -> JSONObject? {
+    guard case .object(let object) = self else { return nil }
+    self = .null
+    return object
+  }
+
+  /// The array, leaving null behind, so the caller owns it uniquely.
+  mutating func takeArray() -> [JSONValue]? {
+    guard case .array(let elements) = self else { return nil }
+    self = .null
+    return elements
+  }
+}
+
 extension JSONObject: Equatable {
   /// Objects are equal when they hold the same keys with equal values, in any order.
   public static func == (lhs: JSONObject, rhs: JSONObject) -> Bool {

@@ -16,32 +16,48 @@ struct PodPatcher {
     operations.append(operation)
   }
 
+  /// What is at a path, without holding on to it: a held reference would make every change to the
+  /// working copy copy the container it points into (a 1 MiB pod then costs seconds, not milliseconds).
+  enum Shape: Equatable {
+    case absent
+    case object
+    case array(count: Int)
+    case other(String)
+  }
+
+  func shape(at path: JSONPointer) -> Shape {
+    switch pod[pointer: path] {
+    case nil, .null?: return .absent
+    case .object?: return .object
+    case .array(let items)?: return .array(count: items.count)
+    case let other?: return .other(other.typeName)
+    }
+  }
+
   /// Sets `key` in the object at `object`, creating the object (and its parents) when absent or null.
   mutating func setMember(_ object: JSONPointer, _ key: String, _ value: JSONValue) throws(PlanError) {
-    switch pod[pointer: object] {
-    case .object?: try record(.add(object.appending(key), value))
-    case nil, .null?: try create(object, .object(JSONObject([(key, value)])))
-    case let other?: throw PlanError(reason: .unpatchablePod, detail: "\(object) is \(other.typeName), not an object")
+    switch shape(at: object) {
+    case .object: try record(.add(object.appending(key), value))
+    case .absent: try create(object, .object(JSONObject([(key, value)])))
+    case .array: throw PlanError(reason: .unpatchablePod, detail: "\(object) is array, not an object")
+    case .other(let type): throw PlanError(reason: .unpatchablePod, detail: "\(object) is \(type), not an object")
     }
   }
 
   /// Appends `item` to the array at `array`, creating the array when absent or null.
   mutating func append(_ array: JSONPointer, _ item: JSONValue) throws(PlanError) {
-    switch pod[pointer: array] {
-    case .array?: try record(.add(array.appendingEnd(), item))
-    case nil, .null?: try create(array, .array([item]))
-    case let other?: throw PlanError(reason: .unpatchablePod, detail: "\(array) is \(other.typeName), not an array")
-    }
+    try insert(array, at: Int.max, item)
   }
 
   /// Inserts `item` at `index` of the array at `array`, creating the array when absent or null.
   mutating func insert(_ array: JSONPointer, at index: Int, _ item: JSONValue) throws(PlanError) {
-    switch pod[pointer: array] {
-    case .array(let items)?:
-      let operation = index >= items.count ? array.appendingEnd() : array.appending(index: index)
+    switch shape(at: array) {
+    case .array(let count):
+      let operation = index >= count ? array.appendingEnd() : array.appending(index: index)
       try record(.add(operation, item))
-    case nil, .null?: try create(array, .array([item]))
-    case let other?: throw PlanError(reason: .unpatchablePod, detail: "\(array) is \(other.typeName), not an array")
+    case .absent: try create(array, .array([item]))
+    case .object: throw PlanError(reason: .unpatchablePod, detail: "\(array) is object, not an array")
+    case .other(let type): throw PlanError(reason: .unpatchablePod, detail: "\(array) is \(type), not an array")
     }
   }
 
@@ -56,13 +72,13 @@ struct PodPatcher {
     var nested = value
     while target.tokens.count > 1 {
       let parent = JSONPointer(tokens: Array(target.tokens.dropLast()))
-      switch pod[pointer: parent] {
-      case .object?: return try record(.add(target, nested))
-      case nil, .null?:
+      switch shape(at: parent) {
+      case .object: return try record(.add(target, nested))
+      case .absent:
         nested = .object(JSONObject([(target.tokens.last!, nested)]))
         target = parent
-      case let other?:
-        throw PlanError(reason: .unpatchablePod, detail: "\(parent) is \(other.typeName), not an object")
+      case .array: throw PlanError(reason: .unpatchablePod, detail: "\(parent) is array, not an object")
+      case .other(let type): throw PlanError(reason: .unpatchablePod, detail: "\(parent) is \(type), not an object")
       }
     }
     try record(.add(target, nested))

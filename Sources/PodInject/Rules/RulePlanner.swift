@@ -47,9 +47,10 @@ struct RulePlanner {
     if rule.includeInitContainers { lists.append("initContainers") }
     for list in lists {
       let listPath = Paths.spec.appending(list)
-      guard let containers = try containerArray(patcher.pod, listPath) else { continue }
-      for (index, container) in containers.enumerated() {
-        guard let name = container["name"]?.stringValue, rule.containers.matchesAny(name) else { continue }
+      // Names only: holding the containers themselves would copy them on every change below.
+      let names = try containerArray(patcher.pod, listPath)?.map { $0["name"]?.stringValue } ?? []
+      for (index, name) in names.enumerated() {
+        guard let name, rule.containers.matchesAny(name) else { continue }
         let path = listPath.appending(index: index)
         let place = "in container \(name)"
         for item in env {
@@ -142,14 +143,32 @@ struct RulePlanner {
   ) throws(PlanError) {
     let id = item[key]?.stringValue ?? ""
     let label = place.map { "\(what) \(id) \($0)" } ?? "\(what) \(id)"
-    let existing = try list(patcher.pod, path)
-    if let index = existing.firstIndex(where: { $0[key]?.stringValue == id }) {
-      if existing[index] == item { return }
+    switch try match(item, in: patcher.pod, at: path, key: key, id: id) {
+    case .identical: return
+    case .differs(let index):
       try resolveConflict(at: path.appending(index: index), with: item, what: label, &patcher)
       return
+    case .none: break
     }
     try patcher.append(path, item)
     changes.append("added \(label)")
+  }
+
+  /// How an item compares with the pod's item of the same identity.
+  private enum Match {
+    case none
+    case identical
+    case differs(at: Int)
+  }
+
+  /// Finds the pod's item whose `key` is `id`; returns no reference into the pod, so that changing
+  /// the pod afterwards copies nothing.
+  private func match(_ item: JSONValue, in pod: JSONValue, at path: JSONPointer, key: String, id: String)
+    throws(PlanError) -> Match
+  {
+    let existing = try list(pod, path)
+    guard let index = existing.firstIndex(where: { $0[key]?.stringValue == id }) else { return .none }
+    return existing[index] == item ? .identical : .differs(at: index)
   }
 
   /// Adds `item` unless an equal one is there (envFrom and tolerations have no name to clash on).
@@ -187,7 +206,7 @@ struct RulePlanner {
     for member in entries.members {
       let key = member.key
       var value = member.value.stringValue ?? ""
-      if value.contains("{{") {
+      if value.holdsTemplateAction {
         value = try renderTemplateField(value, field: "\(what) \(key)")
       }
       if let valueRule, let problem = valueRule(value) {

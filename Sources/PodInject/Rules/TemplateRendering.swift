@@ -3,7 +3,7 @@ extension JSONValue {
   func renderingTemplates(_ root: JSONValue) throws(PlanError) -> JSONValue {
     switch self {
     case .string(let text):
-      guard text.contains("{{") else { return self }
+      guard text.holdsTemplateAction else { return self }
       return .string(try renderTemplate(text, root))
     case .array(let items):
       var rendered: [JSONValue] = []
@@ -23,7 +23,7 @@ extension JSONValue {
   /// Whether any string inside holds a template action.
   var holdsTemplate: Bool {
     switch self {
-    case .string(let text): return text.contains("{{")
+    case .string(let text): return text.holdsTemplateAction
     case .array(let items): return items.contains { $0.holdsTemplate }
     case .object(let object): return object.members.contains { $0.value.holdsTemplate }
     default: return false
