@@ -48,21 +48,42 @@ public enum Manifests {
     guard let tokens = templatePaths[kind] else { return [] }
     let path = JSONPointer(tokens: tokens)
     guard case .object(let template)? = document[pointer: path] else { return [] }
+    // The pod as the workload's controller would create it: named after the workload, owned by it,
+    // so that would-be Events regard the workload.
     var pod = JSONObject([("apiVersion", "v1"), ("kind", "Pod")])
     var metadata = template["metadata"]?.objectValue ?? JSONObject()
-    if metadata["namespace"] == nil { metadata["namespace"] = .string(namespace) }
+    let workloadName = document["metadata"]?["name"]?.stringValue ?? ""
+    var synthesized: [String] = []
+    for (key, value) in [
+      ("namespace", JSONValue.string(namespace)), ("generateName", .string(workloadName + "-")),
+      ("ownerReferences", ownerReference(of: document, kind: kind, name: workloadName)),
+    ] where metadata[key] == nil {
+      metadata[key] = value
+      synthesized.append(key)
+    }
     pod["metadata"] = .object(metadata)
     pod["spec"] = template["spec"] ?? .object(JSONObject())
     let result = review(pod: .object(pod), namespace: namespace, config: config, environment: environment)
     if result.response.allowed, let patched = result.patchedObject {
       var newTemplate = template
       var newMetadata = patched["metadata"]?.objectValue ?? JSONObject()
-      if template["metadata"]?["namespace"] == nil { newMetadata["namespace"] = nil }
+      for key in synthesized { newMetadata[key] = nil }
       newTemplate["metadata"] = .object(newMetadata)
       newTemplate["spec"] = patched["spec"]
       try? JSONPatch.apply(.replace(path, .object(newTemplate)), to: &document)
     }
     return [OfflinePod(location: PodLocation(templatePath: path, owner: owner), result: result)]
+  }
+
+  /// A controller ownerReference to the workload (no uid: it is not in a cluster).
+  static func ownerReference(of document: JSONValue, kind: String, name: String) -> JSONValue {
+    .array([
+      .object(
+        JSONObject([
+          ("apiVersion", .string(document["apiVersion"]?.stringValue ?? "")), ("kind", .string(kind)),
+          ("name", .string(name)), ("controller", true),
+        ]))
+    ])
   }
 
   /// Runs the webhook pipeline on a pod as a CREATE by an unnamed user.
