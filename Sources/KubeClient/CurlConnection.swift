@@ -121,7 +121,7 @@ public final class CurlConnection: KubeTransport {
       return CCurl_perform(handle)
     }
     guard code == 0 else {
-      let detail = String(cString: errorBuffer)
+      let detail = String(decoding: errorBuffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
       return .failure(TransportError(code: code, message: detail.isEmpty ? String(cString: CCurl_strerror(code)) : detail))
     }
     let bytes = buffer.data.map { Array(UnsafeRawBufferPointer(start: $0, count: buffer.length)) } ?? []

@@ -41,17 +41,18 @@ public enum Review {
   ) -> ReviewResult {
     var result = ReviewResult(
       request: request, response: .allowed(uid: request.uid), traces: [], failures: [],
-      patchedObject: request.object, events: [], eventAPI: config.usable?.events.api ?? .coreV1)
+      patchedObject: request.object, events: [], eventAPI: config.eventSettings.api)
     guard request.isPod, let pod = request.object, pod.objectValue != nil else { return result }
 
     let namespace = request.namespace.isEmpty ? "default" : request.namespace
-    let settings: InjectionConfig
+    var settings: InjectionConfig
     var patcher = PodPatcher(pod: pod)
     switch config {
     case .failure(let error):
       // Nothing can be matched without a configuration, so it stands for every pod CREATE.
       guard request.operation == "CREATE" else { return result }
       settings = InjectionConfig()
+      settings.events = config.eventSettings
       let policy = error.fallbackOnError ?? .allow
       result.failures = [RuleFailure(rule: "*", reason: .configInvalid, detail: error.summary, policy: policy)]
     case .success(let config):

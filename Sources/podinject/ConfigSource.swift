@@ -21,7 +21,8 @@ enum ConfigSource {
 
   /// `events.reportingInstance`, else `$POD_NAME`, else the host name.
   static func reportingInstance(_ config: Result<InjectionConfig, ConfigError>) -> String {
-    if let configured = config.usable?.events.reportingInstance, !configured.isEmpty { return configured }
+    let configured = config.eventSettings.reportingInstance
+    if !configured.isEmpty { return configured }
     if let pod = IO.env("POD_NAME"), !pod.isEmpty { return pod }
     return IO.hostName()
   }

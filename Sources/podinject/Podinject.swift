@@ -9,7 +9,7 @@ import PodInject
 @main
 enum Podinject {
   /// Every command; `review` is the default.
-  static let commands: [any Command.Type] = [
+  nonisolated(unsafe) static let commands: [any Command.Type] = [
     ReviewCommand.self, ApplyCommand.self, ExplainCommand.self, CheckConfigCommand.self, EventsFlushCommand.self,
     VersionCommand.self,
   ]

@@ -68,7 +68,7 @@ struct ReviewSession {
     // Events go to the outbox before the answer, so that no failure is lost if the host kills us after it.
     var counts = EventCounts()
     var notes: [String] = []
-    let settings = config.usable?.events ?? InjectionConfig.EventSettings()
+    let settings = config.eventSettings
     let notSent = Delivery.reasonNotSent(settings, kubeconfig: kubeconfig)
     let outbox = Outbox(directory: settings.outbox)
     var ownFiles: [String] = []

@@ -144,6 +144,32 @@ def test_body_read_per_content_length(podinject_bin, home):
     _ok_review(run, json.loads(GOOD))
 
 
+def test_answers_without_waiting_for_eof(podinject_bin, home):
+    """Per CONTENT_LENGTH: the host may keep the pipe open after the body; podinject must not wait for EOF."""
+    proc = subprocess.Popen([str(h.BIN)], stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+                            env=env_for(home), cwd=h.REPO)
+    out: list[bytes] = []
+    reader = threading.Thread(target=lambda: out.append(proc.stdout.read()), daemon=True)
+    reader.start()
+    try:
+        proc.stdin.write(GOOD)
+        proc.stdin.flush()
+        try:
+            proc.wait(timeout=h.TIMEOUT)
+        except subprocess.TimeoutExpired:
+            raise AssertionError("podinject waited for EOF after CONTENT_LENGTH bytes (hang)") from None
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        proc.stdin.close()
+        proc.wait()
+    reader.join(timeout=h.TIMEOUT)
+    assert proc.returncode == 0
+    resp = h.parse_cgi(b"".join(out))
+    assert resp.status == 200
+    h.check_echo(json.loads(resp.body), json.loads(GOOD))
+
+
 def test_get_is_405_with_allow_post(podinject_bin, home):
     run = run_cgi(b"", env_for(home, method="GET", content_type=None, length=None))
     resp = _refusal(run, 405)

@@ -679,7 +679,7 @@ def test_stop_refuses_connections_and_start_keeps_port_and_store(kubeapi):
     assert post(kubeapi, CORE, core_event(name="a.2")).status == 201
 
 
-def test_forbidden_and_faults_do_not_deadlock_under_concurrency(kubeapi):
+def test_concurrent_guarded_patches_lose_no_increment(kubeapi):
     """16 clients increment one Event with GET + guarded PATCH, retrying on 409: no increment is lost."""
     post(kubeapi, CORE, core_event())
     name = core_event()["metadata"]["name"]

@@ -19,7 +19,8 @@ def _write_config(tmp_path: Path, rules: list[dict], **top) -> Path:
            "rules": rules}
     cfg.update(top)
     path = tmp_path / "config.yaml"
-    path.write_text(json.dumps(cfg, indent=1))  # JSON is YAML, and no YAML 1.1 surprises (y/n are booleans)
+    # JSON is YAML, and has no YAML 1.1 surprises (y/n are booleans); raw UTF-8, no \u escapes
+    path.write_text(json.dumps(cfg, indent=1, ensure_ascii=False), encoding="utf-8")
     return path
 
 
@@ -294,3 +295,52 @@ def test_warnings_stay_within_120_characters(tmp_path, podinject_bin):
     (warning,) = answer["response"]["warnings"]
     assert warning.startswith('podinject: rule "' + "r" * 63 + '" not applied: TemplateValueMissing'), warning
     assert len(warning) <= 120, (len(warning), warning)
+
+
+def test_strings_round_trip_exactly(tmp_path, podinject_bin):
+    """Escapes, non-ASCII, control characters and lone `}}` survive config -> template -> patch."""
+    team = "Équipe « paiements » 支付 \U0001F4B3 \\ \" \u2029"
+    cfg = _write_config(tmp_path, [{"name": "s", "env": [
+        {"name": "PLAIN", "value": 'héllo 🌍 "quoted" back\\slash tab\t nl\n \u0001 {not a template} }}'},
+        {"name": "TEAM", "value": '{{ index .metadata.annotations "example.com/team" }}'},
+    ], "annotations": {"example.com/echo": '{{ index .metadata.annotations "example.com/team" }}'}}])
+    pod = _pod()
+    pod["metadata"]["annotations"] = {"example.com/team": team}
+    _, patched, r = _admit(pod, cfg, "unicode")
+    env = dict(_env(patched["spec"]["containers"][0]))
+    assert env["PLAIN"] == 'héllo 🌍 "quoted" back\\slash tab\t nl\n \u0001 {not a template} }}'
+    assert env["TEAM"] == team
+    assert patched["metadata"]["annotations"]["example.com/echo"] == team
+    assert patched["metadata"]["annotations"]["example.com/team"] == team
+
+
+def test_json_config_with_escaped_non_bmp_characters(tmp_path, podinject_bin):
+    """"JSON is accepted as YAML" (SPEC §2): JSON writers escape 🌍 as the surrogate pair \\ud83c\\udf0d."""
+    cfg = _write_config(tmp_path, [{"name": "s", "env": [{"name": "GREETING", "value": "hello 🌍"}]}])
+    cfg.write_text(json.dumps(json.loads(cfg.read_text()), indent=1, ensure_ascii=True))
+    assert "\\ud83c\\udf0d" in cfg.read_text()
+    r = h.run_podinject(["check-config", "--config", str(cfg)])
+    assert r.returncode == 0, r.describe()
+    _, patched, _ = _admit(_pod(), cfg, "surrogates")
+    assert _env(patched["spec"]["containers"][0]) == [("GREETING", "hello 🌍")]
+
+
+@pytest.mark.parametrize("char", ["\u2028", "\u2029", "\u0085"], ids=["LS", "PS", "NEL"])
+def test_json_config_strings_keep_unicode_line_separators(char, tmp_path, podinject_bin):
+    """In JSON these are ordinary string characters; YAML 1.1 folds them as line breaks."""
+    value = f"left {char} right"
+    cfg = _write_config(tmp_path, [{"name": "s", "env": [{"name": "V", "value": value}]}])
+    _, patched, _ = _admit(_pod(), cfg, "sep-" + repr(char))
+    assert _env(patched["spec"]["containers"][0]) == [("V", value)]
+
+
+def test_custom_status_and_opt_out_annotations(tmp_path, podinject_bin):
+    cfg = _write_config(tmp_path, [{"name": "r", "labels": {"x": "1"}}],
+                        statusAnnotation="example.com/injection-status", optOutAnnotation="example.com/no-inject")
+    _, patched, _ = _admit(_pod(), cfg, "custom-keys")
+    assert "podinject.dev/status" not in h.annotations_of(patched)
+    assert h.status_annotation(patched, "example.com/injection-status")["applied"] == ["r"]
+    pod = _pod()
+    pod["metadata"]["annotations"] = {"example.com/no-inject": "false", "podinject.dev/inject": "true"}
+    _, patched, _ = _admit(pod, cfg, "custom-opt-out")
+    assert "x" not in (patched["metadata"].get("labels") or {}), "the configured opt-out annotation skips every rule"

@@ -18,10 +18,17 @@ public struct ConfigError: Error, Sendable, CustomStringConvertible {
   public var diagnostics: [ConfigDiagnostic]
   /// `defaults.onError` when the file was readable enough to tell; decisions fall back to it.
   public var fallbackOnError: FailurePolicy?
+  /// The `events` section when it was valid on its own, so ConfigInvalid Events still go where the
+  /// operator said.
+  public var fallbackEvents: InjectionConfig.EventSettings?
 
-  public init(diagnostics: [ConfigDiagnostic], fallbackOnError: FailurePolicy? = nil) {
+  public init(
+    diagnostics: [ConfigDiagnostic], fallbackOnError: FailurePolicy? = nil,
+    fallbackEvents: InjectionConfig.EventSettings? = nil
+  ) {
     self.diagnostics = diagnostics
     self.fallbackOnError = fallbackOnError
+    self.fallbackEvents = fallbackEvents
   }
 
   /// The first diagnostic, for one-line signals.
@@ -35,5 +42,15 @@ extension Result where Failure == ConfigError {
   public var usable: Success? {
     if case .success(let value) = self { return value }
     return nil
+  }
+}
+
+extension Result where Success == InjectionConfig, Failure == ConfigError {
+  /// The Event settings in force: the config's, else its still-valid `events` section, else the defaults.
+  public var eventSettings: InjectionConfig.EventSettings {
+    switch self {
+    case .success(let config): return config.events
+    case .failure(let error): return error.fallbackEvents ?? InjectionConfig.EventSettings()
+    }
   }
 }

@@ -18,7 +18,8 @@ public enum ConfigLoader {
     var reader = ConfigReader(file: file)
     let config = reader.readConfig(root)
     guard reader.diagnostics.isEmpty else {
-      throw ConfigError(diagnostics: reader.diagnostics, fallbackOnError: reader.readableOnError)
+      throw ConfigError(
+        diagnostics: reader.diagnostics, fallbackOnError: reader.readableOnError, fallbackEvents: reader.readableEvents)
     }
     return config
   }
@@ -30,6 +31,8 @@ struct ConfigReader {
   var diagnostics: [ConfigDiagnostic] = []
   /// `defaults.onError` once read successfully.
   var readableOnError: FailurePolicy?
+  /// The `events` section once read without a problem.
+  var readableEvents: InjectionConfig.EventSettings?
 
   init(file: String) { self.file = file }
 
@@ -58,7 +61,10 @@ struct ConfigReader {
         config.statusAnnotation = annotationKey(node) ?? config.statusAnnotation
       case "optOutAnnotation":
         config.optOutAnnotation = annotationKey(node) ?? config.optOutAnnotation
-      case "events": config.events = readEvents(node)
+      case "events":
+        let problemsBefore = diagnostics.count
+        config.events = readEvents(node)
+        if diagnostics.count == problemsBefore { readableEvents = config.events }
       case "rules": config.rules = readRules(node)
       default: break
       }
