@@ -88,12 +88,12 @@ def test_bad_input(name, podinject_bin):
         assert any(lo <= n <= hi for n in _numbers(line)), f"no byte offset in [{lo}, {hi}] in {line!r}"
 
 
-def test_nesting_250_is_answered(podinject_bin):
+def test_nesting_250_is_answered(podinject_bin, tmp_path):
     """Just under the limit (the exact boundary depends on how levels are counted): answered, and the
     unknown deep field is left alone by the patch."""
     data = _nested(250)
     review = json.loads(data)
-    r = h.admit(data, config=h.SAMPLES / "config.yaml")
+    r = h.admit(data, config=h.config_copy(h.SAMPLES / "config.yaml", tmp_path, api="none"))
     assert r.returncode == 0, r.describe()
     answer = r.json()
     h.check_echo(answer, review)
@@ -117,10 +117,10 @@ def test_max_body_bytes_flag(podinject_bin):
     h.check_echo(r.json(), review)
 
 
-def test_yaml_review_is_accepted(podinject_bin):
+def test_yaml_review_is_accepted(podinject_bin, tmp_path):
     import yaml
 
     review = json.loads(GOOD)
-    r = h.admit(yaml.safe_dump(review).encode(), config=h.SAMPLES / "config.yaml")
+    r = h.admit(yaml.safe_dump(review).encode(), config=h.config_copy(h.SAMPLES / "config.yaml", tmp_path, api="none"))
     assert r.returncode == 0, r.describe()
     h.check_echo(r.json(), review)

@@ -188,7 +188,8 @@ def test_missing_content_length_is_411(podinject_bin, home):
     _refusal(run_cgi(b"", env_for(home, length=None)), 411)
 
 
-@pytest.mark.parametrize("length", ["-5", "abc", " 12", "1e3", "99999999999999999999999"])
+@pytest.mark.parametrize("length", ["-5", "-1", "-9223372036854775808", "abc", " 12", "1e3",
+                                    "99999999999999999999999"])
 def test_invalid_content_length_is_answered(length, podinject_bin, home):
     """Never a crash: a CONTENT_LENGTH that is no non-negative integer gets an HTTP error answer."""
     env = env_for(home)

@@ -49,11 +49,21 @@ extension AdmissionRequest {
     if bytes[first] == UInt8(ascii: "{") || bytes[first] == UInt8(ascii: "[") {
       return try parseJSON(bytes, maxDepth: maxDepth)
     }
-    // YAML is accepted too; anything that is not a YAML mapping is reported as the JSON error it
-    // also is, which names the byte offset.
-    guard let documents = try? YAML.parseJSONDocuments(bytes), documents.count == 1,
-      let document = documents.first, document.objectValue != nil
-    else {
+    // YAML is accepted too. Text that is YAML but not a mapping is reported as the JSON error it
+    // also is, which names the byte offset; broken YAML is reported with both readings.
+    let documents: [JSONValue]
+    do {
+      documents = try YAML.parseJSONDocuments(bytes)
+    } catch {
+      let yamlReason = "YAML \(error.description)"
+      do {
+        _ = try JSONParser.parse(bytes, maxDepth: maxDepth)
+      } catch {
+        throw ReviewInputError("not valid JSON or YAML: \(yamlReason); JSON \(error.description)")
+      }
+      throw ReviewInputError("not valid JSON or YAML: \(yamlReason)")
+    }
+    guard documents.count == 1, let document = documents.first, document.objectValue != nil else {
       return try parseJSON(bytes, maxDepth: maxDepth)
     }
     return document
@@ -88,13 +98,17 @@ extension AdmissionRequest {
     }
     let pod = fields["object"].flatMap { $0.isNull ? nil : $0 }
     let kind = fields["kind"]
+    let operation = fields["operation"]?.stringValue ?? ""
+    if pod == nil, kind?["kind"]?.stringValue == "Pod", operation == "CREATE" || operation == "UPDATE" {
+      throw ReviewInputError("AdmissionReview request for a Pod \(operation) has no object")
+    }
     return AdmissionRequest(
       reviewAPIVersion: apiVersion,
       uid: uid,
       kind: kind?["kind"]?.stringValue ?? pod?["kind"]?.stringValue ?? "",
       group: kind?["group"]?.stringValue ?? "",
       subResource: fields["subResource"]?.stringValue ?? "",
-      operation: fields["operation"]?.stringValue ?? "",
+      operation: operation,
       namespace: fields["namespace"]?.stringValue ?? pod?["metadata"]?["namespace"]?.stringValue ?? "",
       object: pod,
       dryRun: fields["dryRun"]?.boolValue ?? false,

@@ -3,7 +3,7 @@ public enum YAML {
   /// Parses every document of a (multi-document) YAML stream. Empty documents (only comments, or
   /// `---` with nothing) are skipped.
   public static func parseDocuments(_ bytes: [UInt8]) throws(YAMLError) -> [YAMLNode] {
-    try YAMLParser.parse(bytes)
+    try YAMLParser.parse(JSONCompatibility.prepare(bytes))
   }
 
   /// Convenience: every document converted to JSON.
