@@ -52,7 +52,8 @@ public enum CredentialSource {
     }
     guard let host = environment("KUBERNETES_SERVICE_HOST"), !host.isEmpty else { return .success(nil) }
     let port = environment("KUBERNETES_SERVICE_PORT").flatMap { $0.isEmpty ? nil : $0 } ?? "443"
-    let directory = environment("PODINJECT_SERVICEACCOUNT_DIR").flatMap { $0.isEmpty ? nil : $0 }
+    let directory =
+      environment("PODINJECT_SERVICEACCOUNT_DIR").flatMap { $0.isEmpty ? nil : $0 }
       ?? serviceAccountDirectory
     let hostPart = host.contains(":") ? "[\(host)]" : host
     var credentials = Credentials(server: "https://\(hostPart):\(port)", origin: "in-cluster (\(directory))")
@@ -106,7 +107,9 @@ enum Kubeconfig {
         return decoded
       }
       if let name = object?[file]?.stringValue {
-        guard let bytes = readFile(resolve(name)) else { throw CredentialsError("\(path): cannot read \(what) \(name)") }
+        guard let bytes = readFile(resolve(name)) else {
+          throw CredentialsError("\(path): cannot read \(what) \(name)")
+        }
         return bytes
       }
       return nil

@@ -1,9 +1,10 @@
+import CCurl
+
 #if canImport(Glibc)
   import Glibc
 #elseif canImport(Musl)
   import Musl
 #endif
-import CCurl
 
 /// An HTTP answer from the API server.
 public struct HTTPResponse: Sendable, Equatable {
@@ -113,7 +114,8 @@ public final class CurlConnection: KubeTransport {
         } else {
           // COPYPOSTFIELDS copies the bytes now: Swift's buffer is only valid during this call.
           payload.withUnsafeBytes {
-            _ = CCurl_setopt_pointer(handle, Int32(CCurl_OPT_COPYPOSTFIELDS), UnsafeMutableRawPointer(mutating: $0.baseAddress))
+            _ = CCurl_setopt_pointer(
+              handle, Int32(CCurl_OPT_COPYPOSTFIELDS), UnsafeMutableRawPointer(mutating: $0.baseAddress))
           }
         }
       }
@@ -122,7 +124,8 @@ public final class CurlConnection: KubeTransport {
     }
     guard code == 0 else {
       let detail = String(decoding: errorBuffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
-      return .failure(TransportError(code: code, message: detail.isEmpty ? String(cString: CCurl_strerror(code)) : detail))
+      return .failure(
+        TransportError(code: code, message: detail.isEmpty ? String(cString: CCurl_strerror(code)) : detail))
     }
     let bytes = buffer.data.map { Array(UnsafeRawBufferPointer(start: $0, count: buffer.length)) } ?? []
     return .success(HTTPResponse(status: CCurl_response_code(handle), body: bytes))

@@ -51,7 +51,8 @@ public struct EventDeliverer {
     for name in outbox.pendingFiles() {
       guard remaining > 0 else { break }
       guard let claim = outbox.claim(name) else { continue }
-      guard let bytes = outbox.read(claim), let json = try? JSONParser.parse(bytes), let pending = PendingEvent(json: json)
+      guard let bytes = outbox.read(claim), let json = try? JSONParser.parse(bytes),
+        let pending = PendingEvent(json: json)
       else {
         outbox.setAside(claim)
         report.rejected += 1
@@ -76,7 +77,8 @@ public struct EventDeliverer {
       case .transient(let why):
         outbox.release(claim)
         report.deferred += 1
-        report.problems.append("Event \(pending.namespace)/\(pending.name) not delivered yet, left in the outbox: \(why)")
+        report.problems.append(
+          "Event \(pending.namespace)/\(pending.name) not delivered yet, left in the outbox: \(why)")
         return report
       }
     }
@@ -95,7 +97,7 @@ public struct EventDeliverer {
       case .success(let response) where (200..<300).contains(response.status): return .created
       case .success(let response) where response.status == 409:
         switch aggregate(pending) {
-        case .transient("gone") : continue  // deleted (expired) in between: create it again
+        case .transient("gone"): continue  // deleted (expired) in between: create it again
         case let outcome: return outcome
         }
       case .success(let response): return classify(response)

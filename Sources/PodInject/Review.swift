@@ -73,8 +73,8 @@ public enum Review {
     if !request.dryRun && !result.failures.isEmpty {
       result.events = result.failures.map { failure in
         Signals.event(
-          for: failure, pod: pod, podName: request.podName, namespace: namespace, settings: settings.events,
-          environment: environment)
+          for: failure, refused: !denials.isEmpty, pod: pod, podName: request.podName, namespace: namespace,
+          settings: settings.events, environment: environment)
       }
     }
     return result

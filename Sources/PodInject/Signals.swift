@@ -30,13 +30,18 @@ enum Signals {
 
   /// The Warning Event for one failure.
   static func event(
-    for failure: RuleFailure, pod: JSONValue, podName: String, namespace: String,
+    for failure: RuleFailure, refused: Bool, pod: JSONValue, podName: String, namespace: String,
     settings: InjectionConfig.EventSettings, environment: ReviewEnvironment
   ) -> InjectionEvent {
     let reason: EventReason =
-      failure.reason == .configInvalid ? .configInvalid : failure.policy == .deny ? .injectionDenied : .injectionFailed
-    let outcome = failure.policy == .deny ? "the pod was refused" : "the pod was admitted without it"
-    let subject = failure.reason == .configInvalid ? "the podinject configuration is invalid" : "rule \"\(failure.rule)\" failed"
+      failure.reason == .configInvalid ? .configInvalid : refused ? .injectionDenied : .injectionFailed
+    // The pod's fate, which another rule may have decided.
+    let outcome =
+      !refused
+      ? "the pod was admitted without it"
+      : failure.policy == .deny ? "the pod was refused" : "the pod was refused by another rule"
+    let subject =
+      failure.reason == .configInvalid ? "the podinject configuration is invalid" : "rule \"\(failure.rule)\" failed"
     let note =
       "\(subject) for pod \(podName.isEmpty ? "(unnamed)" : podName) in namespace \(namespace): "
       + "\(failure.reason.rawValue): \(failure.detail); \(outcome)"

@@ -30,7 +30,8 @@ struct OptionSpec {
   }
 
   static let config = value(
-    "--config", valueName: "PATH", help: "configuration file (default: $PODINJECT_CONFIG, else /etc/podinject/config.yaml)")
+    "--config", valueName: "PATH",
+    help: "configuration file (default: $PODINJECT_CONFIG, else /etc/podinject/config.yaml)")
   static let kubeconfig = value(
     "--kubeconfig", valueName: "PATH", help: "kubeconfig for sending Events (default: $KUBECONFIG, else in-cluster)")
 }

@@ -13,7 +13,8 @@ enum ConfigSource {
     let path = path(option)
     switch IO.readFile(path) {
     case .failure(let error):
-      return .failure(ConfigError(diagnostics: [ConfigDiagnostic(file: path, line: 0, message: "cannot read: \(error.reason)")]))
+      return .failure(
+        ConfigError(diagnostics: [ConfigDiagnostic(file: path, line: 0, message: "cannot read: \(error.reason)")]))
     case .success(let bytes):
       return Result { () throws(ConfigError) in try ConfigLoader.load(bytes, file: path) }
     }

@@ -1,11 +1,12 @@
+import CCurl
+import KubeClient
+import PodInject
+
 #if canImport(Glibc)
   import Glibc
 #elseif canImport(Musl)
   import Musl
 #endif
-import CCurl
-import KubeClient
-import PodInject
 
 /// Getting Events from the outbox to the API server, after the answer has gone out.
 enum Delivery {

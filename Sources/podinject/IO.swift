@@ -1,9 +1,10 @@
+import PodInject
+
 #if canImport(Glibc)
   import Glibc
 #elseif canImport(Musl)
   import Musl
 #endif
-import PodInject
 
 /// Raw file-descriptor I/O: unbuffered, no Foundation, retrying on EINTR.
 enum IO {

@@ -1,10 +1,11 @@
+import KubeClient
+import PodInject
+
 #if canImport(Glibc)
   import Glibc
 #elseif canImport(Musl)
   import Musl
 #endif
-import KubeClient
-import PodInject
 
 /// Reads a manifest from a file or `-`, as one or more YAML/JSON documents.
 func readManifests(_ path: String?) -> Result<[JSONValue], UsageError> {
@@ -166,7 +167,8 @@ enum EventsFlushCommand: Command {
     let now = IO.now()
     let (report, problems) = Delivery.drain(settings, kubeconfig: arguments["kubeconfig"], budgetMilliseconds: budget)
     let waiting = Outbox(directory: settings.outbox).pendingFiles().count
-    let line = LogLine.delivery(report.map(EventCounts.init) ?? EventCounts(), waiting: waiting, problems: problems, time: now)
+    let line = LogLine.delivery(
+      report.map(EventCounts.init) ?? EventCounts(), waiting: waiting, problems: problems, time: now)
     Delivery.writeLog(line, settings: settings, fallbackToStderr: true)
     return waiting == 0 && report != nil ? Exit.success : stillWaiting
   }

@@ -1,9 +1,10 @@
+import PodInject
+
 #if canImport(Glibc)
   import Glibc
 #elseif canImport(Musl)
   import Musl
 #endif
-import PodInject
 
 /// The `podinject` command line: the webhook itself plus offline tools for operators.
 @main

@@ -1,9 +1,10 @@
+import PodInject
+
 #if canImport(Glibc)
   import Glibc
 #elseif canImport(Musl)
   import Musl
 #endif
-import PodInject
 
 /// `podinject [review]`: answer one AdmissionReview from stdin, a CGI request, or a function runtime.
 enum ReviewCommand: Command {
@@ -132,7 +133,8 @@ struct ReviewSession {
       case .read(.length(let count)):
         let bytes = IO.read(0, exactly: count)
         guard bytes.count == count else {
-          return .failure(HTTPFront.HTTPError(status: 400, message: "body ended after \(bytes.count) of \(count) bytes"))
+          return .failure(
+            HTTPFront.HTTPError(status: 400, message: "body ended after \(bytes.count) of \(count) bytes"))
         }
         return .success(bytes)
       case .read(.toEOF):

@@ -88,7 +88,7 @@ patches:
     name: podinject
   patch: |-
     - op: add
-      path: /webhooks/0/caBundle
+      path: /webhooks/0/clientConfig/caBundle
       value: $ca_bundle
 YAML
 echo "make-certs.sh: serving certificate for $fqdn in $out/tls.crt; apply with: kubectl apply -k $out" >&2

@@ -55,7 +55,9 @@ struct ConfigReader {
         }
       case "kind":
         sawKind = true
-        if let value = string(node), value != InjectionConfig.kind { fail(node, "kind must be \(InjectionConfig.kind)") }
+        if let value = string(node), value != InjectionConfig.kind {
+          fail(node, "kind must be \(InjectionConfig.kind)")
+        }
       case "defaults": config.defaults = readDefaults(node)
       case "statusAnnotation":
         config.statusAnnotation = annotationKey(node) ?? config.statusAnnotation
@@ -171,11 +173,18 @@ struct ConfigReader {
         rule.initContainerPosition = choice(value, InitContainerPosition.self) ?? .last
       case "sidecars": rule.sidecars = objects(value, .container)
       case "volumes": rule.volumes = objects(value, .volume)
-      case "labels": rule.labels = stringMap(value, keyRule: KubernetesValidation.qualifiedName, valueRule: KubernetesValidation.labelValue, in: "labels")
-      case "annotations": rule.annotations = stringMap(value, keyRule: KubernetesValidation.annotationKey, valueRule: nil, in: "annotations")
+      case "labels":
+        rule.labels = stringMap(
+          value, keyRule: KubernetesValidation.qualifiedName, valueRule: KubernetesValidation.labelValue, in: "labels")
+      case "annotations":
+        rule.annotations = stringMap(
+          value, keyRule: KubernetesValidation.annotationKey, valueRule: nil, in: "annotations")
       case "imagePullSecrets": rule.imagePullSecrets = objects(value, .localObjectReference)
       case "tolerations": rule.tolerations = objects(value, .toleration)
-      case "nodeSelector": rule.nodeSelector = stringMap(value, keyRule: KubernetesValidation.qualifiedName, valueRule: KubernetesValidation.labelValue, in: "nodeSelector")
+      case "nodeSelector":
+        rule.nodeSelector = stringMap(
+          value, keyRule: KubernetesValidation.qualifiedName, valueRule: KubernetesValidation.labelValue,
+          in: "nodeSelector")
       default: break
       }
     }
@@ -306,11 +315,42 @@ struct ConfigReader {
     var values: [JSONValue] = []
     for item in items {
       checkTemplates(item)
+      checkRepeatedKeys(item, in: shape.rawValue)
       guard let value = json(item) else { continue }
-      for problem in shape.problems(in: value) { fail(item, problem) }
+      for problem in shape.located(in: value) { fail(Self.node(at: problem.path, in: item), problem.message) }
       values.append(value)
     }
     return values
+  }
+
+  /// The node of a member path (keys and list indexes) under `node`, or the deepest one found.
+  static func node(at path: [String], in node: YAMLNode) -> YAMLNode {
+    guard let first = path.first else { return node }
+    switch node.kind {
+    case .mapping(let pairs):
+      guard let pair = pairs.last(where: { $0.key.scalarText == first }) else { return node }
+      return path.count == 1 ? pair.key : Self.node(at: Array(path.dropFirst()), in: pair.value)
+    case .sequence(let items):
+      guard let index = Int(first), items.indices.contains(index) else { return node }
+      return Self.node(at: Array(path.dropFirst()), in: items[index])
+    case .scalar: return node
+    }
+  }
+
+  /// Reports a key repeated in any mapping under `node`: the JSON conversion would keep the last one silently.
+  mutating func checkRepeatedKeys(_ node: YAMLNode, in context: String) {
+    switch node.kind {
+    case .scalar: return
+    case .sequence(let items): for item in items { checkRepeatedKeys(item, in: context) }
+    case .mapping(let pairs):
+      var seen: Set<String> = []
+      for (key, value) in pairs {
+        if let text = key.scalarText, !seen.insert(text).inserted {
+          fail(key, "duplicate key \"\(text)\" in \(context)")
+        }
+        checkRepeatedKeys(value, in: context)
+      }
+    }
   }
 
   /// A string-to-string map such as labels, with its keys and (untemplated) values validated.

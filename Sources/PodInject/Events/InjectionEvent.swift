@@ -136,9 +136,10 @@ public struct InjectionEvent: Sendable, Equatable {
 /// a pod known only by `generateName` ends in `-`, which a subdomain may not.
 enum EventName {
   static func prefix(_ name: String) -> String {
-    var bytes = Array(name.lowercased().utf8.filter { byte in
-      (byte >= 0x61 && byte <= 0x7A) || (byte >= 0x30 && byte <= 0x39) || byte == 0x2D || byte == 0x2E
-    }.prefix(200))
+    var bytes = Array(
+      name.lowercased().utf8.filter { byte in
+        (byte >= 0x61 && byte <= 0x7A) || (byte >= 0x30 && byte <= 0x39) || byte == 0x2D || byte == 0x2E
+      }.prefix(200))
     while let last = bytes.last, last == 0x2D || last == 0x2E { bytes.removeLast() }
     while let first = bytes.first, first == 0x2D || first == 0x2E { bytes.removeFirst() }
     return bytes.isEmpty ? "pod" : String(decoding: bytes, as: UTF8.self)

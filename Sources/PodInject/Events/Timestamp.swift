@@ -39,6 +39,7 @@ public struct Timestamp: Sendable, Equatable, Comparable {
       return String(repeating: "0", count: max(0, width - text.count)) + text
     }
     let hms = Int64(secondOfDay)
-    return "\(pad(year, 4))-\(pad(month, 2))-\(pad(day, 2))T\(pad(hms / 3600, 2)):\(pad(hms / 60 % 60, 2)):\(pad(hms % 60, 2))"
+    return
+      "\(pad(year, 4))-\(pad(month, 2))-\(pad(day, 2))T\(pad(hms / 3600, 2)):\(pad(hms / 60 % 60, 2)):\(pad(hms % 60, 2))"
   }
 }

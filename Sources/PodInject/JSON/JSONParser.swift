@@ -14,8 +14,7 @@ public enum JSONParser {
   }
 
   /// Parses exactly one JSON value (RFC 8259) surrounded by optional whitespace; anything after it is an error.
-  public static func parse(_ text: String, maxDepth: Int = 256) throws(JSONParseError) -> JSONValue
-  {
+  public static func parse(_ text: String, maxDepth: Int = 256) throws(JSONParseError) -> JSONValue {
     var text = text
     return try text.withUTF8 { parse(buffer: $0, maxDepth: maxDepth) }.get()
   }

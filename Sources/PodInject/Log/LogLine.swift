@@ -49,7 +49,12 @@ public enum LogLine {
     ])
     if !result.events.isEmpty {
       object["eventReasons"] = .array(
-        result.events.map { .object(JSONObject([("reason", .string($0.reason.rawValue)), ("rule", .string($0.rule)), ("name", .string($0.name))])) })
+        result.events.map {
+          .object(
+            JSONObject([
+              ("reason", .string($0.reason.rawValue)), ("rule", .string($0.rule)), ("name", .string($0.name)),
+            ]))
+        })
     }
     if !notes.isEmpty { object["notes"] = .array(notes.map(JSONValue.string)) }
     return JSONValue.object(object).serialized()

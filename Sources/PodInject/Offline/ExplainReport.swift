@@ -1,6 +1,8 @@
 /// The readable per-rule trace `podinject explain` prints.
 public enum ExplainReport {
-  public static func render(_ result: ReviewResult, title: String, config: Result<InjectionConfig, ConfigError>) -> String {
+  public static func render(_ result: ReviewResult, title: String, config: Result<InjectionConfig, ConfigError>)
+    -> String
+  {
     switch config {
     case .success: return render(result, title: title, problems: [])
     case .failure(let error): return render(result, title: title, problems: error.diagnostics)
@@ -13,7 +15,9 @@ public enum ExplainReport {
     var lines: [String] = []
     let request = result.request
     let pod = request.podName.isEmpty ? "(unnamed)" : request.podName
-    lines.append("\(title): pod \(pod) in namespace \(request.namespace.isEmpty ? "default" : request.namespace), \(request.operation)")
+    lines.append(
+      "\(title): pod \(pod) in namespace \(request.namespace.isEmpty ? "default" : request.namespace), \(request.operation)"
+    )
     if !request.isPod {
       lines.append("  not a Pod (\(request.kind.isEmpty ? "unknown kind" : request.kind)): allowed, nothing to do")
     }
@@ -29,11 +33,13 @@ public enum ExplainReport {
         let why = reason == .optedOut ? "the pod opted out" : "already applied (status annotation)"
         lines.append("  rule \(trace.rule): skipped: \(why)")
       case .applied(let changes, let kept):
-        lines.append("  rule \(trace.rule): applied\(changes.isEmpty && kept.isEmpty ? " (nothing left to change)" : "")")
+        lines.append(
+          "  rule \(trace.rule): applied\(changes.isEmpty && kept.isEmpty ? " (nothing left to change)" : "")")
         for change in changes { lines.append("    + \(change)") }
         for value in kept { lines.append("    = kept the pod's \(value) (conflict: Skip)") }
       case .failed(let failure):
-        let outcome = failure.policy == .deny ? "onError Deny: the pod is refused" : "onError Allow: admitted without it"
+        let outcome =
+          failure.policy == .deny ? "onError Deny: the pod is refused" : "onError Allow: admitted without it"
         lines.append("  rule \(trace.rule): FAILED \(failure.reason.rawValue): \(failure.detail) (\(outcome))")
       }
     }
@@ -48,7 +54,9 @@ public enum ExplainReport {
     }
     for warning in response.warnings { lines.append("warning: \(warning)") }
     for event in result.events {
-      lines.append("event: Warning \(event.reason.rawValue) regarding \(event.regarding.kind)/\(event.regarding.name): \(event.note)")
+      lines.append(
+        "event: Warning \(event.reason.rawValue) regarding \(event.regarding.kind)/\(event.regarding.name): \(event.note)"
+      )
     }
     return lines.joined(separator: "\n")
   }

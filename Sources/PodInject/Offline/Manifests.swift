@@ -4,6 +4,9 @@ public struct PodLocation: Sendable, Equatable {
   public var templatePath: JSONPointer
   /// `Kind/name` of the document holding it, for messages.
   public var owner: String
+  /// Whether the pod template had no `metadata`: the reviewed pod always has one, so the document
+  /// patch must create it before it can add labels or annotations under it.
+  public var templateLacksMetadata = false
 }
 
 /// One pod found in a manifest, mutated offline by `apply` or traced by `explain`.
@@ -72,7 +75,9 @@ public enum Manifests {
       newTemplate["spec"] = patched["spec"]
       try? JSONPatch.apply(.replace(path, .object(newTemplate)), to: &document)
     }
-    return [OfflinePod(location: PodLocation(templatePath: path, owner: owner), result: result)]
+    let location = PodLocation(
+      templatePath: path, owner: owner, templateLacksMetadata: template["metadata"]?.objectValue == nil)
+    return [OfflinePod(location: location, result: result)]
   }
 
   /// A controller ownerReference to the workload (no uid: it is not in a cluster).
@@ -106,15 +111,21 @@ public enum Manifests {
   public static func documentPatch(_ pod: OfflinePod) -> JSONPatch {
     let prefix = pod.location.templatePath.tokens
     guard !prefix.isEmpty else { return pod.result.response.patch }
+    let operations = pod.result.response.patch.operations
+    var created: [JSONPatchOperation] = []
+    if pod.location.templateLacksMetadata, operations.contains(where: { $0.path.tokens.first == "metadata" }) {
+      created.append(.add(JSONPointer(tokens: prefix + ["metadata"]), .object(JSONObject())))
+    }
     return JSONPatch(
-      pod.result.response.patch.operations.map { operation in
-        func moved(_ path: JSONPointer) -> JSONPointer { JSONPointer(tokens: prefix + path.tokens) }
-        switch operation {
-        case .add(let path, let value): return .add(moved(path), value)
-        case .remove(let path): return .remove(moved(path))
-        case .replace(let path, let value): return .replace(moved(path), value)
-        case .test(let path, let value): return .test(moved(path), value)
-        }
-      })
+      created
+        + operations.map { operation in
+          func moved(_ path: JSONPointer) -> JSONPointer { JSONPointer(tokens: prefix + path.tokens) }
+          switch operation {
+          case .add(let path, let value): return .add(moved(path), value)
+          case .remove(let path): return .remove(moved(path))
+          case .replace(let path, let value): return .replace(moved(path), value)
+          case .test(let path, let value): return .test(moved(path), value)
+          }
+        })
   }
 }

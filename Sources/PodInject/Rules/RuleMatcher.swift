@@ -3,7 +3,8 @@ enum RuleMatcher {
   /// nil when the rule matches, else the reason it does not.
   static func mismatch(_ match: RuleMatch, operation: String, namespace: String, pod: JSONValue) -> String? {
     if !match.operations.contains("*") && !match.operations.contains(operation) {
-      return "operation \(operation.isEmpty ? "(none)" : operation) is not one of \(match.operations.joined(separator: ", "))"
+      return
+        "operation \(operation.isEmpty ? "(none)" : operation) is not one of \(match.operations.joined(separator: ", "))"
     }
     if !match.namespaces.matchesAny(namespace) {
       return "namespace \(namespace) is not in \(match.namespaces.map(\.pattern).joined(separator: ", "))"

@@ -43,6 +43,7 @@ struct RulePlanner {
     let env = try rendered(rule.env, .envVar, what: "env")
     let envFrom = try rendered(rule.envFrom, .envFromSource, what: "envFrom")
     let mounts = try rendered(rule.volumeMounts, .volumeMount, what: "volumeMount")
+    let own = try ownContainerNames()
     var lists = ["containers"]
     if rule.includeInitContainers { lists.append("initContainers") }
     for list in lists {
@@ -50,18 +51,31 @@ struct RulePlanner {
       // Names only: holding the containers themselves would copy them on every change below.
       let names = try containerArray(patcher.pod, listPath)?.map { $0["name"]?.stringValue } ?? []
       for (index, name) in names.enumerated() {
-        guard let name, rule.containers.matchesAny(name) else { continue }
+        guard let name, rule.containers.matchesAny(name), !own.contains(name) else { continue }
         let path = listPath.appending(index: index)
         let place = "in container \(name)"
         for item in env {
           try injectItem(item, at: path.appending("env"), key: "name", what: "env", place: place, &patcher)
         }
-        for item in envFrom { try injectUnnamed(item, at: path.appending("envFrom"), what: "envFrom \(place)", &patcher) }
+        for item in envFrom {
+          try injectUnnamed(item, at: path.appending("envFrom"), what: "envFrom \(place)", &patcher)
+        }
         for item in mounts {
-          try injectItem(item, at: path.appending("volumeMounts"), key: "mountPath", what: "volumeMount", place: place, &patcher)
+          try injectItem(
+            item, at: path.appending("volumeMounts"), key: "mountPath", what: "volumeMount", place: place, &patcher)
         }
       }
     }
+  }
+
+  /// The names of the containers the rule adds itself: they are injected exactly as written, on the
+  /// first pass (they are added after this step) and on every later one (when they are in the pod).
+  private func ownContainerNames() throws(PlanError) -> Set<String> {
+    guard !(rule.initContainers.isEmpty && rule.sidecars.isEmpty) else { return [] }
+    let containers =
+      try rendered(rule.initContainers, .container, what: "init container")
+      + rendered(rule.sidecars, .container, what: "sidecar")
+    return Set(containers.compactMap { $0["name"]?.stringValue })
   }
 
   /// The container list at `path` (nil when absent); anything but an array of objects cannot be patched.
@@ -172,7 +186,9 @@ struct RulePlanner {
   }
 
   /// Adds `item` unless an equal one is there (envFrom and tolerations have no name to clash on).
-  private mutating func injectUnnamed(_ item: JSONValue, at path: JSONPointer, what: String, _ patcher: inout PodPatcher)
+  private mutating func injectUnnamed(
+    _ item: JSONValue, at path: JSONPointer, what: String, _ patcher: inout PodPatcher
+  )
     throws(PlanError)
   {
     guard !(try list(patcher.pod, path)).contains(item) else { return }

@@ -139,8 +139,7 @@ enum ResolvedScalar: Equatable {
     if index < bytes.count, bytes[index] | 0x20 == UInt8(ascii: "e") {
       json.append(bytes[index])
       index += 1
-      if index < bytes.count, bytes[index] == UInt8(ascii: "+") || bytes[index] == UInt8(ascii: "-")
-      {
+      if index < bytes.count, bytes[index] == UInt8(ascii: "+") || bytes[index] == UInt8(ascii: "-") {
         json.append(bytes[index])
         index += 1
       }
