@@ -83,6 +83,9 @@ enum Kubeconfig {
       document = first
     } catch let error as CredentialsError {
       throw error
+    } catch let error as YAMLError {
+      // Only the position: a conversion error quotes the scalar, and that scalar may be a token or a key.
+      throw CredentialsError("\(path): not valid YAML at line \(error.line), column \(error.column)")
     } catch {
       throw CredentialsError("\(path): \(error)")
     }
@@ -103,7 +106,9 @@ enum Kubeconfig {
     func resolve(_ file: String) -> String { file.hasPrefix("/") ? file : directory + "/" + file }
     func material(_ object: JSONValue?, data: String, file: String, what: String) throws(CredentialsError) -> [UInt8]? {
       if let encoded = object?[data]?.stringValue {
-        guard let decoded = Base64.decode(encoded) else { throw CredentialsError("\(path): \(data) is not base64") }
+        // Go's base64 decoder (kubectl's) skips line breaks, so wrapped data must work here too.
+        let digits = encoded.filter { !$0.isNewline }
+        guard let decoded = Base64.decode(digits) else { throw CredentialsError("\(path): \(data) is not base64") }
         return decoded
       }
       if let name = object?[file]?.stringValue {
@@ -124,6 +129,9 @@ enum Kubeconfig {
     credentials.tlsServerName = cluster["tls-server-name"]?.stringValue
 
     let userName = context["user"]?.stringValue ?? ""
+    guard userName.isEmpty || named(document["users"], userName) != nil else {
+      throw CredentialsError("\(path): user \(userName) not found")
+    }
     let user = named(document["users"], userName)?["user"]
     if user?["exec"] != nil {
       throw CredentialsError("\(path): user \(userName) uses an exec plugin, which podinject does not support")

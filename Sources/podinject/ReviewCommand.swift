@@ -88,6 +88,9 @@ struct ReviewSession {
     case .cgi: IO.write(1, Array(HTTPFront.cgiHeader(status: 200, reason: "OK").utf8) + answer)
     case .stdin, .functionRuntime: IO.write(1, answer + [0x0A])
     }
+    // lighttpd (and Apache) SIGTERM a CGI program as soon as its response ends; what is left (the log
+    // line, handing Events to a deliverer) is short and bounded, and must not be lost to that.
+    if mode == .cgi { signal(SIGTERM, SIG_IGN) }
     close(1)
 
     // Every invocation drains the outbox after its own answer.

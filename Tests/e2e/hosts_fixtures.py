@@ -17,6 +17,7 @@ from __future__ import annotations
 import http.client
 import json
 import os
+import re
 import shutil
 import signal
 import socket
@@ -32,7 +33,7 @@ import pytest
 import harness as h
 
 __all__ = ["deploy_tls", "host_files", "nginx_host", "lighttpd_host", "Host", "HTTPResponse", "HostFiles",
-           "TLSFiles", "call", "SERVICE_NAME", "SERVICE_SANS", "DEPLOY", "make_certs", "start_entrypoint",
+           "TLSFiles", "call", "call_reading_early", "SERVICE_NAME", "SERVICE_SANS", "DEPLOY", "make_certs", "start_entrypoint",
            "stop_process_tree", "HOST_UID", "run_as_prefix", "own_by_host_user"]
 
 DEPLOY = h.REPO / "deploy"
@@ -225,6 +226,65 @@ def call(host: Host, body: bytes | None, *, method: str = "POST", path: str = "/
     return out
 
 
+def call_reading_early(host: Host, body: bytes, *, path: str = "/?timeout=10s",
+                       content_type: str = "application/json") -> HTTPResponse:
+    """A POST that reads the answer while it is still sending the body, as Go's HTTP client (the API
+    server's) does: a host may refuse an oversized body (413) and close the connection before the client
+    has written all of it. Returns the status and headers (the body as far as it arrived)."""
+    import select
+
+    raw = socket.create_connection(("127.0.0.1", host.port), h.TIMEOUT)
+    sock = host.context().wrap_socket(raw, server_hostname=SERVICE_NAME)
+    head = (f"POST {path} HTTP/1.1\r\nHost: {SERVICE_NAME}:{host.port}\r\nContent-Type: {content_type}\r\n"
+            f"Content-Length: {len(body)}\r\nUser-Agent: kube-apiserver-admission\r\n\r\n").encode()
+    data = memoryview(head + body)
+    sent, received, sending = 0, b"", True
+    sock.setblocking(False)
+    deadline = time.monotonic() + h.TIMEOUT
+    try:
+        while time.monotonic() < deadline:
+            readable, writable, _ = select.select([sock], [sock] if sending else [], [], 0.5)
+            if readable or sock.pending():
+                try:
+                    chunk = sock.recv(65536)
+                except (ssl.SSLWantReadError, ssl.SSLWantWriteError):
+                    chunk = None
+                except (ConnectionError, ssl.SSLError):
+                    break
+                if chunk == b"":
+                    break
+                if chunk:
+                    received += chunk
+                    head_end = received.find(b"\r\n\r\n")
+                    if head_end >= 0:
+                        length = re.search(rb"(?im)^content-length:\s*(\d+)", received[:head_end])
+                        if length is None or len(received) >= head_end + 4 + int(length.group(1)):
+                            break
+            if sending and writable:
+                try:
+                    sent += sock.send(data[sent:sent + 65536])
+                except (ssl.SSLWantReadError, ssl.SSLWantWriteError):
+                    pass
+                except (ConnectionError, ssl.SSLError):
+                    sending = False  # the host stopped reading: its answer may already be on the way
+                if sent >= len(data):
+                    sending = False
+    finally:
+        sock.close()
+    head_end = received.find(b"\r\n\r\n")
+    assert head_end >= 0, f"{host.name} gave no answer after {sent} of {len(data)} bytes: {received[:300]!r}\n{host.log_text()}"
+    lines = received[:head_end].decode("latin-1").split("\r\n")
+    m = re.fullmatch(r"HTTP/1\.[01] (\d{3}) ?(.*)", lines[0])
+    assert m, lines[0]
+    headers = {}
+    for ln in lines[1:]:
+        k, _, v = ln.partition(":")
+        headers[k.strip().lower()] = v.strip()
+    out = HTTPResponse(int(m.group(1)), m.group(2), headers, received[head_end + 4:])
+    assert out.status != 502, f"{host.name} answered 502\n{out.describe()}\n{host.log_text()}"
+    return out
+
+
 def _wait_ready(host: Host, path: str = "/healthz") -> None:
     deadline = time.monotonic() + STARTUP_TIMEOUT
     last = None
@@ -246,19 +306,54 @@ def _wait_ready(host: Host, path: str = "/healthz") -> None:
     raise AssertionError(f"{host.name} not ready on port {host.port}: {last}\n{host.log_text()}")
 
 
-def stop_process_tree(proc: subprocess.Popen, sig: int = signal.SIGTERM, timeout: float = 15) -> int:
-    """Stops a host started in its own session: the signal to the leader, then the whole group."""
+def _group_members(pgid: int) -> list[int]:
+    """Live processes whose process group is `pgid` (a group id is not reused while it has members)."""
+    pids = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            stat = Path(f"/proc/{entry}/stat").read_text()
+        except OSError:
+            continue
+        fields = stat[stat.rindex(")") + 2:].split()
+        if int(fields[2]) == pgid and fields[0] != "Z":
+            pids.append(int(entry))
+    return pids
+
+
+def _processes_mentioning(marker: str) -> list[int]:
+    """Live processes whose command line contains `marker` (a directory unique to one host)."""
+    pids = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit() and int(entry) != os.getpid():
+            try:
+                if marker.encode() in Path(f"/proc/{entry}/cmdline").read_bytes():
+                    pids.append(int(entry))
+            except OSError:
+                pass
+    return pids
+
+
+def stop_process_tree(proc: subprocess.Popen, sig: int = signal.SIGTERM, timeout: float = 15,
+                      marker: str | None = None) -> int:
+    """Stops a host started in its own session: the signal to the leader, then whatever is left of its
+    process group, and (when the leader could not stop them: fcgiwrap has a group of its own) processes
+    whose command line names the host's own directory. By pid, so that nothing but our own processes is
+    ever signalled."""
     if proc.poll() is None:
         proc.send_signal(sig)
         try:
             proc.wait(timeout=timeout)
         except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
+            proc.kill()
             proc.wait()
-    try:
-        os.killpg(proc.pid, signal.SIGKILL)  # anything left in the leader's group
-    except ProcessLookupError:
-        pass
+    leftovers = _group_members(proc.pid) + (_processes_mentioning(marker) if marker else [])
+    for pid in leftovers:
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
     return proc.returncode
 
 
@@ -291,7 +386,7 @@ def start_entrypoint(files: HostFiles, run_dir: Path, **extra: str) -> Host:
     try:
         _wait_ready(host)
     except BaseException:
-        stop_process_tree(proc)
+        stop_process_tree(proc, marker=str(run_dir))
         raise
     return host
 
@@ -301,7 +396,7 @@ def nginx_host(host_files: HostFiles):
     run_dir = host_files.directory / f"nginx-{os.getpid()}-{time.monotonic_ns()}" / "run"
     host = start_entrypoint(host_files, run_dir)
     yield host
-    stop_process_tree(host.proc)
+    stop_process_tree(host.proc, marker=str(run_dir))
 
 
 # --------------------------------------------------------------------------------------------

@@ -45,7 +45,7 @@ declare -A vars=(
 # token or a string there.
 for name in "${!vars[@]}"; do
   value=${vars[$name]}
-  if [[ -z $value || ! $value =~ ^[A-Za-z0-9_./:@%+,=-]+$ ]]; then
+  if [[ -z $value || ! $value =~ ^[][A-Za-z0-9_./:@%+,=-]+$ ]]; then
     echo "render.sh: unsafe or empty value for @$name@: '$value'" >&2
     exit 1
   fi

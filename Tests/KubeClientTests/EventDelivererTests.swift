@@ -1,0 +1,623 @@
+import Glibc
+import PodInject
+import Testing
+
+@testable import KubeClient
+
+/// One request the fake API server received.
+struct RecordedRequest {
+  var method: String
+  var path: String
+  var contentType: String?
+  var body: JSONValue?
+  var timeoutMilliseconds: Int
+}
+
+/// An API server double: answers from `script` while it lasts, then from a tiny Event store that hands
+/// out resourceVersions and refuses stale ones (409), as the real one does.
+final class FakeAPIServer: KubeTransport {
+  private(set) var requests: [RecordedRequest] = []
+  /// Answers given first, in order.
+  var script: [Result<HTTPResponse, TransportError>] = []
+  /// Stored Events by object path.
+  private(set) var events: [String: JSONValue] = [:]
+  /// Runs before each request is answered: plays another reporter or deliverer acting in between.
+  var beforeAnswer: (RecordedRequest) -> Void = { _ in }
+  /// Milliseconds each request takes, on `clock`.
+  var latency: Double = 0
+  /// The time as the deliverer sees it: advanced by `latency` per request.
+  private(set) var clock: Double = 0
+  private var lastVersion = 100
+
+  func send(method: String, path: String, contentType: String?, body: [UInt8]?, timeoutMilliseconds: Int)
+    -> Result<HTTPResponse, TransportError>
+  {
+    let request = RecordedRequest(
+      method: method, path: path, contentType: contentType, body: body.flatMap { try? JSONParser.parse($0) },
+      timeoutMilliseconds: timeoutMilliseconds)
+    requests.append(request)
+    clock += latency
+    beforeAnswer(request)
+    if !script.isEmpty { return script.removeFirst() }
+    return .success(answer(request))
+  }
+
+  /// Stores `object` at `path` with a fresh resourceVersion, as a create (or another reporter's update) would.
+  func store(_ object: JSONValue, at path: String) {
+    lastVersion += 1
+    var stored = object.objectValue ?? JSONObject()
+    var metadata = stored["metadata"]?.objectValue ?? JSONObject()
+    metadata["resourceVersion"] = .string(String(lastVersion))
+    stored["metadata"] = .object(metadata)
+    events[path] = .object(stored)
+  }
+
+  /// The requests made with `method`.
+  func requests(_ method: String) -> [RecordedRequest] { requests.filter { $0.method == method } }
+
+  private func answer(_ request: RecordedRequest) -> HTTPResponse {
+    switch request.method {
+    case "POST":
+      guard let body = request.body, let name = body["metadata"]?["name"]?.stringValue else {
+        return Self.status(400, "BadRequest", "no name")
+      }
+      let path = request.path + "/" + name
+      guard events[path] == nil else { return Self.status(409, "AlreadyExists", "events \"\(name)\" already exists") }
+      store(body, at: path)
+      return HTTPResponse(status: 201, body: events[path]!.serializedBytes())
+    case "GET":
+      guard let stored = events[request.path] else { return Self.status(404, "NotFound", "not found") }
+      return HTTPResponse(status: 200, body: stored.serializedBytes())
+    case "PATCH":
+      guard let stored = events[request.path] else { return Self.status(404, "NotFound", "not found") }
+      guard let patch = request.body else { return Self.status(400, "BadRequest", "no patch") }
+      if let version = patch["metadata"]?["resourceVersion"],
+        version != stored["metadata"]?["resourceVersion"]
+      {
+        return Self.status(409, "Conflict", "the object has been modified")
+      }
+      store(Self.merge(stored, patch), at: request.path)
+      return HTTPResponse(status: 200, body: events[request.path]!.serializedBytes())
+    default:
+      return Self.status(405, "MethodNotAllowed", "no")
+    }
+  }
+
+  /// RFC 7386 merge (what a strategic merge patch without lists does too).
+  static func merge(_ target: JSONValue, _ patch: JSONValue) -> JSONValue {
+    guard case .object(let changes) = patch else { return patch }
+    var result = target.objectValue ?? JSONObject()
+    for member in changes.members {
+      result[member.key] = member.value.isNull ? nil : merge(result[member.key] ?? .null, member.value)
+    }
+    return .object(result)
+  }
+
+  /// A `metav1.Status` answer.
+  static func status(_ code: Int, _ reason: String, _ message: String) -> HTTPResponse {
+    let status: JSONValue = [
+      "kind": "Status", "apiVersion": "v1", "status": "Failure", "message": .string(message),
+      "reason": .string(reason), "code": .number(String(code)),
+    ]
+    return HTTPResponse(status: code, body: status.serializedBytes())
+  }
+}
+
+/// Draining the outbox into the API server: create, count repeats, defer on transient failures, set
+/// aside permanent refusals, never deliver a file twice (SPEC §5).
+struct EventDelivererTests {
+  static let now = Timestamp(secondsSinceEpoch: 1_795_929_569, microseconds: 42)
+
+  static func event(rule: String = "tracing", time: Timestamp = now) -> InjectionEvent {
+    InjectionEvent(
+      reason: .injectionFailed, rule: rule, failure: .templateValueMissing,
+      regarding: ObjectReference(
+        apiVersion: "apps/v1", kind: "ReplicaSet", name: "web-7d4b9c", namespace: "team-a", uid: "rs-uid-1"),
+      note: "rule \"\(rule)\" not applied: TemplateValueMissing", time: time,
+      reportingController: "podinject.dev/webhook", reportingInstance: "podinject-0")
+  }
+
+  /// A fresh outbox in `/tmp/kubeclient-tests-XXXXXX`, removed with everything in it when `body` returns.
+  static func withOutbox(_ body: (Outbox) throws -> Void) throws {
+    var template = Array("/tmp/kubeclient-tests-XXXXXX".utf8CString)
+    let directory = try #require(
+      template.withUnsafeMutableBufferPointer { mkdtemp($0.baseAddress!) }.map { String(cString: $0) })
+    defer { removeTree(directory) }
+    try body(Outbox(directory: directory))
+  }
+
+  private static func removeTree(_ path: String) {
+    for name in names(in: path) {
+      let child = path + "/" + name
+      if rmdir(child) != 0 && unlink(child) != 0 { removeTree(child) }
+    }
+    rmdir(path)
+  }
+
+  /// Every name in `directory` but `.` and `..`, dot-files included, sorted.
+  static func names(in directory: String) -> [String] {
+    guard let handle = opendir(directory) else { return [] }
+    defer { closedir(handle) }
+    var names: [String] = []
+    while let entry = readdir(handle) {
+      let name = withUnsafeBytes(of: entry.pointee.d_name) { raw in
+        String(decoding: raw.prefix(while: { $0 != 0 }), as: UTF8.self)
+      }
+      if name != "." && name != ".." { names.append(name) }
+    }
+    return names.sorted()
+  }
+
+  /// Spools one entry written at `time` and returns its file name.
+  static func spool(
+    _ event: InjectionEvent, api: EventAPI = .coreV1, in outbox: Outbox, at time: Timestamp = now,
+    sourceLocation: SourceLocation = #_sourceLocation
+  ) throws -> String {
+    let count = outbox.spool([OutboxEntry(api: api, event: event)], now: time)
+    #expect(count.errors.isEmpty, sourceLocation: sourceLocation)
+    return try #require(count.names.first, sourceLocation: sourceLocation)
+  }
+
+  static func deliverer(_ server: FakeAPIServer, _ outbox: Outbox, budget: Double = 10_000) -> EventDeliverer {
+    EventDeliverer(transport: server, outbox: outbox, deadline: budget, clock: { server.clock })
+  }
+
+  static func collection(_ api: EventAPI) -> String { EventAggregation.collectionPath(api, namespace: "team-a") }
+  static func object(_ event: InjectionEvent, _ api: EventAPI) -> String { collection(api) + "/" + event.name }
+
+  // MARK: create
+
+  @Test(arguments: [EventAPI.coreV1, .eventsV1])
+  func aNewEventIsCreatedAndItsFileDeleted(api: EventAPI) throws {
+    try Self.withOutbox { outbox in
+      let event = Self.event()
+      let name = try Self.spool(event, api: api, in: outbox)
+      let server = FakeAPIServer()
+      let report = Self.deliverer(server, outbox).drain(now: Self.now)
+      var expected = DeliveryReport()
+      expected.sent = 1
+      expected.finished = [name]
+      #expect(report == expected)
+      #expect(server.requests.map(\.method) == ["POST"])
+      let post = try #require(server.requests.first)
+      #expect(post.path == Self.collection(api))
+      #expect(post.contentType == "application/json")
+      #expect(post.body == event.body(api: api))
+      #expect(Self.names(in: outbox.directory).isEmpty)
+    }
+  }
+
+  // MARK: aggregate
+
+  @Test func aRepeatOfACoreEventIsCountedWithAStrategicMergePatch() throws {
+    try Self.withOutbox { outbox in
+      let event = Self.event()
+      let path = Self.object(event, .coreV1)
+      let server = FakeAPIServer()
+      server.store(event.body(api: .coreV1), at: path)
+      let version = try #require(server.events[path]?["metadata"]?["resourceVersion"])
+      let name = try Self.spool(event, in: outbox)
+      let report = Self.deliverer(server, outbox).drain(now: Self.now)
+      #expect(report.aggregated == 1)
+      #expect(report.sent == 0)
+      #expect(report.finished == [name])
+      #expect(server.requests.map(\.method) == ["POST", "GET", "PATCH"])
+      #expect(server.requests.dropFirst().allSatisfy { $0.path == path })
+      let patch = try #require(server.requests.last)
+      #expect(patch.contentType == "application/strategic-merge-patch+json")
+      #expect(patch.body?["count"] == 2)
+      #expect(patch.body?["metadata"]?["resourceVersion"] == version)
+      #expect(patch.body?["lastTimestamp"] == .string(event.time.rfc3339))
+      #expect(server.events[path]?["count"] == 2)
+      #expect(Self.names(in: outbox.directory).isEmpty)
+    }
+  }
+
+  @Test func aRepeatOfAnEventsV1EventIsCountedInItsSeriesWithAMergePatch() throws {
+    try Self.withOutbox { outbox in
+      let event = Self.event()
+      let path = Self.object(event, .eventsV1)
+      let server = FakeAPIServer()
+      server.store(event.body(api: .eventsV1), at: path)
+      let version = try #require(server.events[path]?["metadata"]?["resourceVersion"])
+      _ = try Self.spool(event, api: .eventsV1, in: outbox)
+      let report = Self.deliverer(server, outbox).drain(now: Self.now)
+      #expect(report.aggregated == 1)
+      #expect(server.requests.map(\.method) == ["POST", "GET", "PATCH"])
+      let patch = try #require(server.requests.last)
+      #expect(patch.contentType == "application/merge-patch+json")
+      #expect(patch.body?["series"]?["count"] == 2)
+      #expect(patch.body?["metadata"]?["resourceVersion"] == version)
+      let observed = try #require(patch.body?["series"]?["lastObservedTime"]?.stringValue)
+      #expect(observed == "2026-11-29T05:19:29.000042Z")
+      let fraction = observed.split(separator: ".").last?.dropLast() ?? ""
+      #expect(fraction.count == 6 && fraction.allSatisfy(\.isNumber), "\(observed)")
+      #expect(server.events[path]?["series"]?["count"] == 2)
+    }
+  }
+
+  @Test(arguments: [EventAPI.coreV1, .eventsV1])
+  func repeatsFromManyInvocationsAddUpToOneEvent(api: EventAPI) throws {
+    try Self.withOutbox { outbox in
+      let event = Self.event()
+      for offset in 0..<4 {
+        _ = try Self.spool(
+          event, api: api, in: outbox, at: Timestamp(secondsSinceEpoch: Self.now.secondsSinceEpoch + Int64(offset)))
+      }
+      let server = FakeAPIServer()
+      let report = Self.deliverer(server, outbox).drain(now: Self.now)
+      #expect(report.sent == 1)
+      #expect(report.aggregated == 3)
+      #expect(server.events.count == 1)
+      let stored = try #require(server.events[Self.object(event, api)])
+      #expect(EventAggregation.occurrences(of: stored) == 4)
+      #expect(Self.names(in: outbox.directory).isEmpty)
+    }
+  }
+
+  @Test func aStaleResourceVersionIsFetchedAgainAndRetried() throws {
+    try Self.withOutbox { outbox in
+      let event = Self.event()
+      let path = Self.object(event, .coreV1)
+      let server = FakeAPIServer()
+      server.store(event.body(api: .coreV1), at: path)
+      var interfered = false
+      server.beforeAnswer = { [unowned server] request in
+        // Another replica counts its own repeat between our GET and our PATCH.
+        guard request.method == "PATCH", !interfered, var stored = server.events[path]?.objectValue else { return }
+        interfered = true
+        stored["count"] = 2
+        server.store(.object(stored), at: path)
+      }
+      _ = try Self.spool(event, in: outbox)
+      let report = Self.deliverer(server, outbox).drain(now: Self.now)
+      #expect(report.aggregated == 1)
+      #expect(report.deferred == 0)
+      #expect(server.requests.map(\.method) == ["POST", "GET", "PATCH", "GET", "PATCH"])
+      let patches = server.requests("PATCH")
+      #expect(patches.map { $0.body?["count"] } == [2, 3])
+      let versions = patches.map { $0.body?["metadata"]?["resourceVersion"] }
+      #expect(versions.count == 2 && versions.first != versions.last, "the retry reuses \(versions)")
+      #expect(server.events[path]?["count"] == 3)
+    }
+  }
+
+  @Test func anEventGoneBetweenConflictAndGetIsCreatedAgain() throws {
+    try Self.withOutbox { outbox in
+      let event = Self.event()
+      let server = FakeAPIServer()
+      server.script = [
+        .success(FakeAPIServer.status(409, "AlreadyExists", "exists")),
+        .success(FakeAPIServer.status(404, "NotFound", "expired")),
+      ]
+      let name = try Self.spool(event, in: outbox)
+      let report = Self.deliverer(server, outbox).drain(now: Self.now)
+      #expect(server.requests.map(\.method) == ["POST", "GET", "POST"])
+      #expect(report.sent == 1)
+      #expect(report.finished == [name])
+      #expect(server.events[Self.object(event, .coreV1)]?["count"] == 1)
+      #expect(Self.names(in: outbox.directory).isEmpty)
+    }
+  }
+
+  @Test func anEventGoneBetweenGetAndPatchIsCreatedAgain() throws {
+    try Self.withOutbox { outbox in
+      let event = Self.event()
+      var stored = event.body(api: .coreV1).objectValue ?? JSONObject()
+      stored["metadata"] = ["name": .string(event.name), "resourceVersion": "5"]
+      let server = FakeAPIServer()
+      server.script = [
+        .success(FakeAPIServer.status(409, "AlreadyExists", "exists")),
+        .success(HTTPResponse(status: 200, body: JSONValue.object(stored).serializedBytes())),
+        .success(FakeAPIServer.status(404, "NotFound", "expired")),
+      ]
+      _ = try Self.spool(event, in: outbox)
+      let report = Self.deliverer(server, outbox).drain(now: Self.now)
+      #expect(server.requests.map(\.method) == ["POST", "GET", "PATCH", "POST"])
+      #expect(report.sent == 1)
+      #expect(Self.names(in: outbox.directory).isEmpty)
+    }
+  }
+
+  @Test func aStoredEventWithoutResourceVersionIsSetAside() throws {
+    try Self.withOutbox { outbox in
+      let server = FakeAPIServer()
+      server.script = [
+        .success(FakeAPIServer.status(409, "AlreadyExists", "exists")),
+        .success(HTTPResponse(status: 200, body: Array(#"{"kind":"Event","count":3}"#.utf8))),
+      ]
+      let name = try Self.spool(Self.event(), in: outbox)
+      let report = Self.deliverer(server, outbox).drain(now: Self.now)
+      #expect(server.requests.map(\.method) == ["POST", "GET"])
+      #expect(report.rejected == 1)
+      #expect(Self.names(in: outbox.rejectedDirectory) == [name])
+    }
+  }
+
+  // MARK: transient failures
+
+  static let transientFailures: [(String, [Result<HTTPResponse, TransportError>])] = [
+    ("500", [.success(FakeAPIServer.status(500, "InternalError", "etcdserver: request timed out"))]),
+    ("503", [.success(FakeAPIServer.status(503, "ServiceUnavailable", "the server is currently unable"))]),
+    ("429", [.success(FakeAPIServer.status(429, "TooManyRequests", "storage is (re)initializing"))]),
+    ("refused", [.failure(TransportError(code: 7, message: "Failed to connect to api port 6443: Connection refused"))]),
+    ("timeout", [.failure(TransportError(code: 28, message: "Operation timed out after 1500 milliseconds"))]),
+    (
+      "PATCH 503",
+      [
+        .success(FakeAPIServer.status(409, "AlreadyExists", "exists")),
+        .success(HTTPResponse(status: 200, body: Array(#"{"metadata":{"resourceVersion":"3"},"count":1}"#.utf8))),
+        .success(FakeAPIServer.status(503, "ServiceUnavailable", "the server is currently unable")),
+      ]
+    ),
+    (
+      "GET 500",
+      [
+        .success(FakeAPIServer.status(409, "AlreadyExists", "exists")),
+        .success(FakeAPIServer.status(500, "InternalError", "etcdserver: leader changed")),
+      ]
+    ),
+  ]
+
+  @Test(arguments: transientFailures)
+  func aTransientFailureLeavesTheFileAndStopsTheDrain(
+    _ what: String, script: [Result<HTTPResponse, TransportError>]
+  ) throws {
+    try Self.withOutbox { outbox in
+      let first = try Self.spool(Self.event(rule: "a"), in: outbox)
+      let second = try Self.spool(
+        Self.event(rule: "b"), in: outbox, at: Timestamp(secondsSinceEpoch: Self.now.secondsSinceEpoch + 1))
+      let server = FakeAPIServer()
+      server.script = script
+      let report = Self.deliverer(server, outbox).drain(now: Self.now)
+      #expect(report.sent == 0, "\(what)")
+      #expect(report.deferred == 1, "\(what)")
+      #expect(report.rejected == 0, "\(what)")
+      #expect(report.finished.isEmpty, "\(what)")
+      #expect(server.requests.count == script.count, "\(what): the drain went on after the failure")
+      #expect(Self.names(in: outbox.directory) == [first, second].sorted(), "\(what): not released")
+      #expect(report.problems.count == 1, "\(what)")
+      #expect(report.problems.first?.contains("not delivered yet, left in the outbox") == true, "\(what)")
+      let cause: String
+      switch script.last {
+      case .success(let response)?:
+        cause = try #require(try JSONParser.parse(response.body)["message"]?.stringValue)
+      case .failure(let error)?:
+        cause = error.message
+      case nil:
+        cause = "?"
+      }
+      #expect(report.problems.first?.contains(cause) == true, "\(what): \(report.problems)")
+    }
+  }
+
+  @Test func aDeferredEntryIsDeliveredByTheNextDrain() throws {
+    try Self.withOutbox { outbox in
+      let name = try Self.spool(Self.event(), in: outbox)
+      let server = FakeAPIServer()
+      server.script = [.success(FakeAPIServer.status(503, "ServiceUnavailable", "unavailable"))]
+      #expect(Self.deliverer(server, outbox).drain(now: Self.now).deferred == 1)
+      let report = Self.deliverer(server, outbox).drain(now: Self.now)
+      #expect(report.sent == 1)
+      #expect(report.finished == [name])
+      #expect(Self.names(in: outbox.directory).isEmpty)
+    }
+  }
+
+  // MARK: permanent refusals
+
+  @Test(arguments: [
+    (401, "Unauthorized", "Unauthorized"),
+    (
+      403, "Forbidden", "events is forbidden: User \"system:serviceaccount:podinject:podinject\" cannot create resource"
+    ),
+    (422, "Invalid", "Event \"web.0123456789abcdef\" is invalid: involvedObject.namespace: Invalid value"),
+  ])
+  func aPermanentRefusalIsSetAsideAndTheDrainGoesOn(code: Int, reason: String, message: String) throws {
+    try Self.withOutbox { outbox in
+      let refused = Self.event(rule: "a")
+      let refusedName = try Self.spool(refused, in: outbox)
+      let laterName = try Self.spool(
+        Self.event(rule: "b"), in: outbox, at: Timestamp(secondsSinceEpoch: Self.now.secondsSinceEpoch + 1))
+      let server = FakeAPIServer()
+      server.script = [.success(FakeAPIServer.status(code, reason, message))]
+      let report = Self.deliverer(server, outbox).drain(now: Self.now)
+      #expect(report.rejected == 1)
+      #expect(report.sent == 1)
+      #expect(report.deferred == 0)
+      #expect(report.finished == [refusedName, laterName])
+      #expect(Self.names(in: outbox.directory) == ["rejected"])
+      #expect(Self.names(in: outbox.rejectedDirectory) == [refusedName])
+      #expect(
+        report.problems == ["Event team-a/\(refused.name) refused for good, set aside: HTTP \(code): \(message)"])
+    }
+  }
+
+  @Test func aRefusalWithoutAStatusBodyStillSaysSo() throws {
+    try Self.withOutbox { outbox in
+      _ = try Self.spool(Self.event(), in: outbox)
+      let server = FakeAPIServer()
+      server.script = [.success(HTTPResponse(status: 403, body: Array("<html>forbidden</html>".utf8)))]
+      let report = Self.deliverer(server, outbox).drain(now: Self.now)
+      #expect(report.rejected == 1)
+      #expect(report.problems.first?.hasSuffix("HTTP 403: no message") == true, "\(report.problems)")
+    }
+  }
+
+  // MARK: the outbox
+
+  @Test func unreadableEntriesAreSetAsideAndTheRestDelivered() throws {
+    try Self.withOutbox { outbox in
+      let garbage = "1795929000.1-1-0-garbage.json"
+      let stranger = "1795929000.2-1-0-stranger.json"
+      #expect(writeFile(outbox.directory + "/" + garbage, Array("{\"kind\": \"OutboxEn".utf8)))
+      #expect(writeFile(outbox.directory + "/" + stranger, Array(#"{"kind": "Pod", "api": "v1"}"#.utf8)))
+      let good = try Self.spool(Self.event(), in: outbox)
+      let server = FakeAPIServer()
+      let report = Self.deliverer(server, outbox).drain(now: Self.now)
+      #expect(report.rejected == 2)
+      #expect(report.sent == 1)
+      #expect(report.finished == [garbage, stranger, good])
+      #expect(server.requests.count == 1)
+      #expect(Self.names(in: outbox.rejectedDirectory) == [garbage, stranger])
+      #expect(report.problems.count == 2)
+      #expect(report.problems.allSatisfy { $0.contains("unreadable") && $0.contains(outbox.rejectedDirectory) })
+    }
+  }
+
+  @Test func aSpentBudgetSendsNothingAndKeepsEverything() throws {
+    try Self.withOutbox { outbox in
+      let name = try Self.spool(Self.event(), in: outbox)
+      let server = FakeAPIServer()
+      let report = EventDeliverer(transport: server, outbox: outbox, deadline: 500, clock: { 500.5 })
+        .drain(now: Self.now)
+      #expect(report == DeliveryReport())
+      #expect(server.requests.isEmpty)
+      #expect(Self.names(in: outbox.directory) == [name])
+    }
+  }
+
+  @Test func theBudgetBoundsEveryRequestAndTheDrain() throws {
+    try Self.withOutbox { outbox in
+      var names: [String] = []
+      for offset in 0..<3 {
+        names.append(
+          try Self.spool(
+            Self.event(rule: "r\(offset)"), in: outbox,
+            at: Timestamp(secondsSinceEpoch: Self.now.secondsSinceEpoch + Int64(offset))))
+      }
+      let server = FakeAPIServer()
+      server.latency = 60
+      let report = Self.deliverer(server, outbox, budget: 100).drain(now: Self.now)
+      #expect(server.requests.map(\.timeoutMilliseconds) == [100, 40])
+      #expect(report.sent == 2)
+      #expect(report.deferred == 0)
+      #expect(Self.names(in: outbox.directory) == [names[2]])
+    }
+  }
+
+  @Test func entriesAreDeliveredOldestFirst() throws {
+    try Self.withOutbox { outbox in
+      let base = Self.now.secondsSinceEpoch
+      let spoolOrder: [(String, Timestamp)] = [
+        ("third", Timestamp(secondsSinceEpoch: base + 10, microseconds: 5)),
+        ("first", Timestamp(secondsSinceEpoch: base, microseconds: 999_999)),
+        ("fourth", Timestamp(secondsSinceEpoch: base + 10, microseconds: 40)),
+        ("second", Timestamp(secondsSinceEpoch: base + 1, microseconds: 0)),
+      ]
+      var rules: [String: String] = [:]
+      for (rule, time) in spoolOrder {
+        let event = Self.event(rule: rule, time: time)
+        rules[event.name] = rule
+        _ = try Self.spool(event, in: outbox, at: time)
+      }
+      let server = FakeAPIServer()
+      _ = Self.deliverer(server, outbox).drain(now: Self.now)
+      let delivered = server.requests.map { $0.body?["metadata"]?["name"]?.stringValue.flatMap { rules[$0] } }
+      #expect(delivered == ["first", "second", "third", "fourth"])
+    }
+  }
+
+  // MARK: claims
+
+  @Test func aClaimOfADeadDelivererIsRecoveredAndDelivered() throws {
+    let deadPID: Int32 = 999_999
+    try #require(kill(deadPID, 0) != 0 && errno == ESRCH, "pid \(deadPID) exists here")
+    try Self.withOutbox { outbox in
+      let name = try Self.spool(Self.event(), in: outbox)
+      #expect(rename(outbox.directory + "/" + name, outbox.directory + "/.claim-\(deadPID)-" + name) == 0)
+      #expect(outbox.pendingFiles().isEmpty)
+      let server = FakeAPIServer()
+      let report = Self.deliverer(server, outbox).drain(now: Self.now)
+      #expect(report.sent == 1)
+      #expect(report.finished == [name])
+      #expect(Self.names(in: outbox.directory).isEmpty)
+    }
+  }
+
+  @Test func aClaimOfALiveDelivererIsLeftAloneUntilItIsOld() throws {
+    try Self.withOutbox { outbox in
+      let name = try Self.spool(Self.event(), in: outbox)
+      let claim = try #require(outbox.claim(name))
+      let server = FakeAPIServer()
+      let report = Self.deliverer(server, outbox).drain(now: Self.now)
+      #expect(report == DeliveryReport())
+      #expect(server.requests.isEmpty)
+      #expect(Self.names(in: outbox.directory) == [(claim.path.split(separator: "/").last.map(String.init) ?? "")])
+      let later = Timestamp(secondsSinceEpoch: Self.now.secondsSinceEpoch + 601)
+      #expect(Self.deliverer(server, outbox).drain(now: later).sent == 1)
+      #expect(Self.names(in: outbox.directory).isEmpty)
+    }
+  }
+
+  @Test func aSecondDrainDoesNotSendAgain() throws {
+    try Self.withOutbox { outbox in
+      _ = try Self.spool(Self.event(rule: "a"), in: outbox)
+      _ = try Self.spool(Self.event(rule: "b"), in: outbox)
+      let server = FakeAPIServer()
+      #expect(Self.deliverer(server, outbox).drain(now: Self.now).sent == 2)
+      #expect(Self.deliverer(server, outbox).drain(now: Self.now) == DeliveryReport())
+      #expect(server.requests.count == 2)
+    }
+  }
+
+  @Test func aFileClaimedByAnotherDelivererMeanwhileIsSkipped() throws {
+    try Self.withOutbox { outbox in
+      let first = try Self.spool(Self.event(rule: "a"), in: outbox)
+      let second = try Self.spool(
+        Self.event(rule: "b"), in: outbox, at: Timestamp(secondsSinceEpoch: Self.now.secondsSinceEpoch + 1))
+      let server = FakeAPIServer()
+      var taken: OutboxClaim?
+      server.beforeAnswer = { _ in
+        // Another deliverer takes the second file after this one listed the outbox.
+        if taken == nil { taken = outbox.claim(second) }
+      }
+      let report = Self.deliverer(server, outbox).drain(now: Self.now)
+      #expect(taken != nil)
+      #expect(report.sent == 1)
+      #expect(report.finished == [first])
+      #expect(server.requests.count == 1)
+    }
+  }
+
+  @Test func concurrentDeliverersSendEveryFileExactlyOnce() throws {
+    try Self.withOutbox { outbox in
+      var events: [InjectionEvent] = []
+      for offset in 0..<5 {
+        let event = Self.event(rule: "r\(offset)")
+        events.append(event)
+        _ = try Self.spool(
+          event, in: outbox, at: Timestamp(secondsSinceEpoch: Self.now.secondsSinceEpoch + Int64(offset)))
+      }
+      // The same Event again: its increment must not be lost either.
+      _ = try Self.spool(events[0], in: outbox, at: Timestamp(secondsSinceEpoch: Self.now.secondsSinceEpoch + 9))
+      let server = FakeAPIServer()
+      var nested: DeliveryReport?
+      var started = false
+      server.beforeAnswer = { [unowned server] _ in
+        // While the first deliverer waits for its first answer, a second one drains the same outbox.
+        guard !started else { return }
+        started = true
+        nested = Self.deliverer(server, outbox).drain(now: Self.now)
+      }
+      let outer = Self.deliverer(server, outbox).drain(now: Self.now)
+      let inner = try #require(nested)
+      #expect(outer.sent + inner.sent == 5)
+      #expect(outer.aggregated + inner.aggregated == 1)
+      #expect(outer.finished.isDisjoint(with: inner.finished))
+      #expect(outer.finished.count + inner.finished.count == 6)
+      #expect(server.requests("POST").count == 6)
+      let posted = server.requests("POST").compactMap { $0.body?["metadata"]?["name"]?.stringValue }
+      #expect(Set(posted).count == 5)
+      #expect(server.events[Self.object(events[0], .coreV1)]?["count"] == 2)
+      #expect(Self.names(in: outbox.directory).isEmpty)
+    }
+  }
+}
+
+/// Writes `bytes` to `path` (created or truncated); false on any failure.
+private func writeFile(_ path: String, _ bytes: [UInt8]) -> Bool {
+  guard let file = fopen(path, "wb") else { return false }
+  defer { fclose(file) }
+  return fwrite(bytes, 1, bytes.count, file) == bytes.count
+}
