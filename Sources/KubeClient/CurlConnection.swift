@@ -1,4 +1,5 @@
 import CCurl
+import PodInject
 
 #if canImport(Glibc)
   import Glibc
@@ -154,17 +155,7 @@ public final class CurlConnection: KubeTransport {
 
   /// The token, trimmed of the newline files usually end with.
   private func readToken(_ path: String) -> String? {
-    let fd = open(path, O_RDONLY | O_CLOEXEC)
-    guard fd >= 0 else { return nil }
-    defer { close(fd) }
-    var bytes: [UInt8] = []
-    var chunk = [UInt8](repeating: 0, count: 4096)
-    while true {
-      let n = chunk.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
-      if n < 0 && errno == EINTR { continue }
-      guard n > 0 else { break }
-      bytes += chunk[0..<n]
-    }
+    guard var bytes = try? LocalFiles.read(path, limit: 64 * 1024).get() else { return nil }
     while let last = bytes.last, last == 0x0A || last == 0x0D || last == 0x20 { bytes.removeLast() }
     return bytes.isEmpty ? nil : String(decoding: bytes, as: UTF8.self)
   }

@@ -10,18 +10,7 @@ import PodInject
 enum IO {
   /// Reads up to `limit` bytes from `fd`; `overflowed` says whether more was waiting.
   static func read(_ fd: Int32, limit: Int) -> (bytes: [UInt8], overflowed: Bool) {
-    var bytes: [UInt8] = []
-    var chunk = [UInt8](repeating: 0, count: 64 * 1024)
-    while true {
-      let n = chunk.withUnsafeMutableBytes { Glibc.read(fd, $0.baseAddress, $0.count) }
-      if n < 0 && errno == EINTR { continue }
-      guard n > 0 else { return (bytes, false) }
-      if bytes.count + n > limit {
-        bytes.append(contentsOf: chunk[0..<(limit - bytes.count)])
-        return (bytes, true)
-      }
-      bytes.append(contentsOf: chunk[0..<n])
-    }
+    LocalFiles.read(fd, limit: limit)
   }
 
   /// Reads exactly `count` bytes (fewer only at end of input).
@@ -69,11 +58,7 @@ enum IO {
 
   /// The whole content of a file, or why it could not be read.
   static func readFile(_ path: String, limit: Int = 16 * 1024 * 1024) -> Result<[UInt8], FileError> {
-    let fd = open(path, O_RDONLY | O_CLOEXEC)
-    guard fd >= 0 else { return .failure(FileError(path: path, reason: String(cString: strerror(errno)))) }
-    defer { close(fd) }
-    let (bytes, overflowed) = read(fd, limit: limit)
-    return overflowed ? .failure(FileError(path: path, reason: "larger than \(limit) bytes")) : .success(bytes)
+    LocalFiles.read(path, limit: limit)
   }
 
   /// An environment variable, nil when unset.
@@ -100,11 +85,4 @@ enum IO {
     guard gethostname(&buffer, buffer.count - 1) == 0 else { return "podinject" }
     return String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
   }
-}
-
-/// A file that could not be read.
-struct FileError: Error, CustomStringConvertible {
-  var path: String
-  var reason: String
-  var description: String { "\(path): \(reason)" }
 }

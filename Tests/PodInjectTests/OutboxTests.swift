@@ -141,7 +141,7 @@ struct OutboxTests {
       let outbox = Outbox(directory: directory)
       _ = outbox.spool([Self.entry(rule: "a")], now: Fixture.now)
       #expect(
-        writeAtomically(
+        LocalFiles.writeAtomically(
           Array("{}".utf8), to: directory + "/.partial.tmp", temporary: directory + "/.t") == nil)
       #expect(outbox.pendingFiles().count == 1)
     }

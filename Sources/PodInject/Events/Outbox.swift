@@ -88,7 +88,7 @@ public struct Outbox: Sendable {
   public func spool(_ entries: [OutboxEntry], now: Timestamp) -> SpoolCount {
     var count = SpoolCount()
     guard !entries.isEmpty else { return count }
-    if let problem = makeDirectory(directory) {
+    if let problem = LocalFiles.makeDirectory(directory) {
       count.errors.append(problem)
       return count
     }
@@ -97,7 +97,9 @@ public struct Outbox: Sendable {
     for (index, entry) in entries.enumerated() {
       let stem = "\(now.secondsSinceEpoch).\(now.microseconds)-\(pid)-\(index)-\(entry.event.name.suffix(16))"
       let bytes = entry.json.serializedBytes()
-      if let problem = writeAtomically(bytes, to: "\(directory)/\(stem).json", temporary: "\(directory)/.\(stem).tmp") {
+      if let problem = LocalFiles.writeAtomically(
+        bytes, to: "\(directory)/\(stem).json", temporary: "\(directory)/.\(stem).tmp")
+      {
         count.errors.append(problem)
       } else {
         count.spooled += 1
@@ -109,16 +111,8 @@ public struct Outbox: Sendable {
 
   /// The entry files waiting, oldest first (names start with the time they were written).
   public func pendingFiles() -> [String] {
-    guard let handle = opendir(directory) else { return [] }
-    defer { closedir(handle) }
-    var names: [String] = []
-    while let entry = readdir(handle) {
-      let name = withUnsafePointer(to: entry.pointee.d_name) {
-        $0.withMemoryRebound(to: CChar.self, capacity: 256) { String(cString: $0) }
-      }
-      if !name.hasPrefix("."), name.hasSuffix(".json") { names.append(name) }
-    }
-    return names.sorted { OutboxName.order($0) < OutboxName.order($1) }
+    LocalFiles.names(in: directory).filter { !$0.hasPrefix(".") && $0.hasSuffix(".json") }
+      .sorted { OutboxName.order($0) < OutboxName.order($1) }
   }
 
   /// Deletes the oldest entries so that `incoming` more fit; returns how many were dropped.
@@ -153,18 +147,7 @@ extension Outbox {
 
   /// The claimed entry's bytes.
   public func read(_ claim: OutboxClaim) -> [UInt8]? {
-    let fd = open(claim.path, O_RDONLY | O_CLOEXEC)
-    guard fd >= 0 else { return nil }
-    defer { close(fd) }
-    var bytes: [UInt8] = []
-    var chunk = [UInt8](repeating: 0, count: 16 * 1024)
-    while true {
-      let n = chunk.withUnsafeMutableBytes { Glibc.read(fd, $0.baseAddress, $0.count) }
-      if n < 0 && errno == EINTR { continue }
-      guard n > 0 else { break }
-      bytes += chunk[0..<n]
-    }
-    return bytes
+    try? LocalFiles.read(claim.path).get()
   }
 
   /// The API server accepted it: the file goes.
@@ -175,20 +158,15 @@ extension Outbox {
 
   /// A permanent refusal: the file is kept aside, never retried.
   public func setAside(_ claim: OutboxClaim) {
-    _ = makeDirectory(rejectedDirectory)
+    _ = LocalFiles.makeDirectory(rejectedDirectory)
     if rename(claim.path, "\(rejectedDirectory)/\(claim.name)") != 0 { unlink(claim.path) }
   }
 
   /// Puts back claims whose deliverer died (its pid is gone), or that are older than `maxAgeSeconds`.
   @discardableResult
   public func recoverStaleClaims(now: Timestamp, maxAgeSeconds: Int64 = 600) -> Int {
-    guard let handle = opendir(directory) else { return 0 }
     var stale: [(String, String)] = []
-    while let entry = readdir(handle) {
-      let name = withUnsafePointer(to: entry.pointee.d_name) {
-        $0.withMemoryRebound(to: CChar.self, capacity: 256) { String(cString: $0) }
-      }
-      guard name.hasPrefix(".claim-") else { continue }
+    for name in LocalFiles.names(in: directory) where name.hasPrefix(".claim-") {
       let rest = name.dropFirst(".claim-".count)
       guard let dash = rest.firstIndex(of: "-"), let pid = Int32(rest[..<dash]) else { continue }
       let original = String(rest[rest.index(after: dash)...])
@@ -196,7 +174,6 @@ extension Outbox {
       let age = now.secondsSinceEpoch - OutboxName.order(original).0
       if !alive || age > maxAgeSeconds { stale.append((name, original)) }
     }
-    closedir(handle)
     var recovered = 0
     for (claimed, original) in stale where rename("\(directory)/\(claimed)", "\(directory)/\(original)") == 0 {
       recovered += 1
@@ -213,41 +190,4 @@ enum OutboxName {
     let micros = time.count > 1 ? Int(time[1]) ?? 0 : 0
     return (seconds, micros, name)
   }
-}
-
-/// Creates `path` and its parents (mode 0700); nil on success, else why not.
-func makeDirectory(_ path: String) -> String? {
-  var current = path.hasPrefix("/") ? "" : "."
-  for part in path.split(separator: "/") {
-    current += "/" + part
-    if mkdir(current, 0o700) != 0 && errno != EEXIST {
-      return "cannot create \(current): \(String(cString: strerror(errno)))"
-    }
-  }
-  return nil
-}
-
-/// Writes `bytes` to `temporary`, flushes it, and renames it to `path`; nil on success, else why not.
-func writeAtomically(_ bytes: [UInt8], to path: String, temporary: String) -> String? {
-  let fd = open(temporary, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o600)
-  guard fd >= 0 else { return "cannot write \(temporary): \(String(cString: strerror(errno)))" }
-  var written = 0
-  while written < bytes.count {
-    let n = bytes[written...].withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
-    if n < 0 && errno == EINTR { continue }
-    guard n > 0 else {
-      let problem = "cannot write \(temporary): \(String(cString: strerror(errno)))"
-      close(fd)
-      unlink(temporary)
-      return problem
-    }
-    written += n
-  }
-  close(fd)
-  guard rename(temporary, path) == 0 else {
-    let problem = "cannot rename into \(path): \(String(cString: strerror(errno)))"
-    unlink(temporary)
-    return problem
-  }
-  return nil
 }

@@ -1,0 +1,96 @@
+#if canImport(Glibc)
+  import Glibc
+#elseif canImport(Musl)
+  import Musl
+#endif
+
+/// A file that could not be read or written, and why.
+public struct FileError: Error, Sendable, Equatable, CustomStringConvertible {
+  public var path: String
+  public var reason: String
+  public init(path: String, reason: String) {
+    self.path = path
+    self.reason = reason
+  }
+  public var description: String { "\(path): \(reason)" }
+}
+
+/// The few file operations podinject needs, on raw descriptors (no Foundation), in one place.
+public enum LocalFiles {
+  /// Reads up to `limit` bytes from `fd`; `overflowed` says whether more was waiting.
+  public static func read(_ fd: Int32, limit: Int) -> (bytes: [UInt8], overflowed: Bool) {
+    var bytes: [UInt8] = []
+    var chunk = [UInt8](repeating: 0, count: 64 * 1024)
+    while true {
+      let n = chunk.withUnsafeMutableBytes { Glibc.read(fd, $0.baseAddress, $0.count) }
+      if n < 0 && errno == EINTR { continue }
+      guard n > 0 else { return (bytes, false) }
+      if bytes.count + n > limit {
+        bytes.append(contentsOf: chunk[0..<(limit - bytes.count)])
+        return (bytes, true)
+      }
+      bytes.append(contentsOf: chunk[0..<n])
+    }
+  }
+
+  /// The whole content of a file.
+  public static func read(_ path: String, limit: Int = 16 * 1024 * 1024) -> Result<[UInt8], FileError> {
+    let fd = open(path, O_RDONLY | O_CLOEXEC)
+    guard fd >= 0 else { return .failure(FileError(path: path, reason: String(cString: strerror(errno)))) }
+    defer { close(fd) }
+    let (bytes, overflowed) = read(fd, limit: limit)
+    return overflowed ? .failure(FileError(path: path, reason: "larger than \(limit) bytes")) : .success(bytes)
+  }
+
+  /// The names in a directory (without `.` and `..`); empty when it cannot be read.
+  public static func names(in directory: String) -> [String] {
+    guard let handle = opendir(directory) else { return [] }
+    defer { closedir(handle) }
+    var names: [String] = []
+    while let entry = readdir(handle) {
+      let name = withUnsafePointer(to: entry.pointee.d_name) {
+        $0.withMemoryRebound(to: CChar.self, capacity: 256) { String(cString: $0) }
+      }
+      if name != "." && name != ".." { names.append(name) }
+    }
+    return names
+  }
+
+  /// Creates `path` and its parents (mode 0700); nil on success, else why not.
+  public static func makeDirectory(_ path: String) -> String? {
+    var current = path.hasPrefix("/") ? "" : "."
+    for part in path.split(separator: "/") {
+      current += "/" + part
+      if mkdir(current, 0o700) != 0 && errno != EEXIST {
+        return "cannot create \(current): \(String(cString: strerror(errno)))"
+      }
+    }
+    return nil
+  }
+
+  /// Writes `bytes` to `temporary` and renames it to `path`, so no reader sees half a file; nil on
+  /// success, else why not.
+  public static func writeAtomically(_ bytes: [UInt8], to path: String, temporary: String) -> String? {
+    let fd = open(temporary, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o600)
+    guard fd >= 0 else { return "cannot write \(temporary): \(String(cString: strerror(errno)))" }
+    var written = 0
+    while written < bytes.count {
+      let n = bytes[written...].withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
+      if n < 0 && errno == EINTR { continue }
+      guard n > 0 else {
+        let problem = "cannot write \(temporary): \(String(cString: strerror(errno)))"
+        close(fd)
+        unlink(temporary)
+        return problem
+      }
+      written += n
+    }
+    close(fd)
+    guard rename(temporary, path) == 0 else {
+      let problem = "cannot rename into \(path): \(String(cString: strerror(errno)))"
+      unlink(temporary)
+      return problem
+    }
+    return nil
+  }
+}
