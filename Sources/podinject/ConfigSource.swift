@@ -1,5 +1,11 @@
 import PodInject
 
+#if canImport(Glibc)
+  import Glibc
+#elseif canImport(Musl)
+  import Musl
+#endif
+
 /// Finds and loads the configuration: `--config`, else `$PODINJECT_CONFIG`, else the default path.
 enum ConfigSource {
   static func path(_ option: String?) -> String {
@@ -9,15 +15,41 @@ enum ConfigSource {
   }
 
   /// The configuration, or every reason it cannot be used (a missing file is one of them).
-  static func load(_ option: String?) -> Result<InjectionConfig, ConfigError> {
+  /// With `cached`, a validated copy kept by an earlier admission is used when the file is unchanged.
+  static func load(_ option: String?, cached: Bool = false) -> Result<InjectionConfig, ConfigError> {
     let path = path(option)
+    let before = LocalFiles.fingerprint(path)
+    let cache = cached ? cacheDirectory() : nil
+    if let cache, let before, LocalFiles.isPrivateDirectory(cache),
+      let bytes = try? LocalFiles.read(cache + "/" + ConfigCache.fileName(for: path)).get(),
+      let config = ConfigCache.config(from: bytes, path: path, fingerprint: before)
+    {
+      return .success(config)
+    }
     switch IO.readFile(path) {
     case .failure(let error):
       return .failure(
         ConfigError(diagnostics: [ConfigDiagnostic(file: path, line: 0, message: "cannot read: \(error.reason)")]))
     case .success(let bytes):
-      return Result { () throws(ConfigError) in try ConfigLoader.load(bytes, file: path) }
+      let loaded = Result { () throws(ConfigError) in try ConfigLoader.load(bytes, file: path) }
+      // Kept only when the file did not change while it was read; a failed write only costs speed.
+      if let cache, case .success(let config) = loaded, let before, LocalFiles.fingerprint(path) == before,
+        LocalFiles.makeDirectory(cache) == nil, LocalFiles.isPrivateDirectory(cache)
+      {
+        let name = ConfigCache.fileName(for: path)
+        _ = LocalFiles.writeAtomically(
+          ConfigCache.entry(for: config, path: path, fingerprint: before), to: cache + "/" + name,
+          temporary: cache + "/.\(name).\(getpid()).tmp")
+      }
+      return loaded
     }
+  }
+
+  /// Where validated configurations are kept: `$PODINJECT_CACHE_DIR` (empty: nowhere), else
+  /// `/tmp/podinject/cache`.
+  static func cacheDirectory() -> String? {
+    guard let configured = IO.env("PODINJECT_CACHE_DIR") else { return "/tmp/podinject/cache" }
+    return configured.isEmpty ? nil : configured
   }
 
   /// `events.reportingInstance`, else `$POD_NAME`, else the host name.

@@ -153,7 +153,7 @@ enum EventsFlushCommand: Command {
 
   static func run(_ arguments: ParsedArguments) -> Int32 {
     signal(SIGPIPE, SIG_IGN)
-    let config = ConfigSource.load(arguments["config"])
+    let config = ConfigSource.load(arguments["config"], cached: true)
     guard case .success(let loaded) = config else {
       if case .failure(let error) = config { return failed(error.description) }
       return Exit.configuration

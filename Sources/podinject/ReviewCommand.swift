@@ -62,7 +62,7 @@ struct ReviewSession {
     } catch {
       return refuse(HTTPFront.HTTPError(status: 400, message: error.message))
     }
-    let config = ConfigSource.load(configOption)
+    let config = ConfigSource.load(configOption, cached: true)
     let environment = ConfigSource.environment(config)
     let result = Review.run(request, config: config, environment: environment)
 

@@ -16,6 +16,8 @@ here=$(dirname "$(readlink -f "${BASH_SOURCE[0]}")")
 hosts=${PODINJECT_HOSTS_DIR:-$here/../hosts}
 export PODINJECT_RUN_DIR=${PODINJECT_RUN_DIR:-/tmp/podinject-host}
 export PODINJECT_FCGI_SOCKET=${PODINJECT_FCGI_SOCKET:-$PODINJECT_RUN_DIR/fcgiwrap.sock}
+# Validated configurations, kept between admissions (podinject checks the file is unchanged).
+export PODINJECT_CACHE_DIR=${PODINJECT_CACHE_DIR:-$PODINJECT_RUN_DIR/cache}
 export PODINJECT_TLS_CERT=${PODINJECT_TLS_CERT:-/etc/podinject-tls/tls.crt}
 export PODINJECT_TLS_KEY=${PODINJECT_TLS_KEY:-/etc/podinject-tls/tls.key}
 children=${PODINJECT_FCGI_CHILDREN:-8}

@@ -94,3 +94,25 @@ public enum LocalFiles {
     return nil
   }
 }
+
+extension LocalFiles {
+  /// The file's fingerprint, or nil when it cannot be looked at.
+  public static func fingerprint(_ path: String) -> FileFingerprint? {
+    var info = stat()
+    guard stat(path, &info) == 0 else { return nil }
+    func time(_ spec: timespec) -> Timestamp {
+      Timestamp(secondsSinceEpoch: Int64(spec.tv_sec), microseconds: Int(spec.tv_nsec / 1000))
+    }
+    return FileFingerprint(
+      device: UInt64(info.st_dev), inode: UInt64(info.st_ino), size: Int64(info.st_size),
+      modified: time(info.st_mtim), changed: time(info.st_ctim))
+  }
+
+  /// Whether `path` is a directory owned by this user and closed to others (so what is read from it
+  /// was written by podinject itself).
+  public static func isPrivateDirectory(_ path: String) -> Bool {
+    var info = stat()
+    guard lstat(path, &info) == 0 else { return false }
+    return (info.st_mode & S_IFMT) == S_IFDIR && info.st_uid == geteuid() && (info.st_mode & 0o077) == 0
+  }
+}

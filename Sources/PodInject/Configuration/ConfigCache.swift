@@ -1,0 +1,173 @@
+/// The identity of a configuration file as the file system sees it: when any part changes, the file
+/// may have changed.
+public struct FileFingerprint: Sendable, Equatable {
+  public var device: UInt64
+  public var inode: UInt64
+  public var size: Int64
+  public var modified: Timestamp
+  public var changed: Timestamp
+
+  public init(device: UInt64, inode: UInt64, size: Int64, modified: Timestamp, changed: Timestamp) {
+    self.device = device
+    self.inode = inode
+    self.size = size
+    self.modified = modified
+    self.changed = changed
+  }
+
+  var json: JSONValue {
+    .array([
+      .number(String(device)), .number(String(inode)), .number(String(size)),
+      .string(modified.microTime), .string(changed.microTime),
+    ])
+  }
+}
+
+/// A validated configuration kept as JSON beside the process, so that an admission does not parse
+/// and validate the same YAML again: that was most of a CGI admission's own work. An entry is used
+/// only for the same file (fingerprint), the same path and the same podinject version; anything
+/// else, or anything unreadable, means parsing the file as usual.
+public enum ConfigCache {
+  /// The entry to store for `config`, loaded from `path` with `fingerprint`.
+  public static func entry(for config: InjectionConfig, path: String, fingerprint: FileFingerprint) -> [UInt8] {
+    JSONValue.object(
+      JSONObject([
+        ("version", .string(PodInjectVersion.current)), ("path", .string(path)), ("fingerprint", fingerprint.json),
+        ("config", config.cacheJSON),
+      ])
+    ).serializedBytes()
+  }
+
+  /// The cached configuration when `bytes` is an entry for exactly this file; else nil.
+  public static func config(from bytes: [UInt8], path: String, fingerprint: FileFingerprint) -> InjectionConfig? {
+    guard let entry = try? JSONParser.parse(bytes, maxDepth: 64),
+      entry["version"]?.stringValue == PodInjectVersion.current, entry["path"]?.stringValue == path,
+      entry["fingerprint"] == fingerprint.json, let config = entry["config"]
+    else { return nil }
+    return InjectionConfig(cacheJSON: config)
+  }
+
+  /// The entry's file name for a configuration path.
+  public static func fileName(for path: String) -> String { "config-\(FNV1a64.hex(path)).json" }
+}
+
+extension InjectionConfig {
+  /// Everything the configuration holds, already validated, as JSON.
+  var cacheJSON: JSONValue {
+    .object(
+      JSONObject([
+        ("onError", .string(defaults.onError.rawValue)), ("conflict", .string(defaults.conflict.rawValue)),
+        ("statusAnnotation", .string(statusAnnotation)), ("optOutAnnotation", .string(optOutAnnotation)),
+        ("api", .string(events.api.rawValue)), ("reportingController", .string(events.reportingController)),
+        ("reportingInstance", .string(events.reportingInstance)), ("regarding", .string(events.regarding.rawValue)),
+        ("timeoutMilliseconds", .number(String(events.timeoutMilliseconds))), ("outbox", .string(events.outbox)),
+        ("logFile", .string(events.logFile)), ("rules", .array(rules.map(\.cacheJSON))),
+      ]))
+  }
+
+  /// Rebuilds a configuration from `cacheJSON`; nil when anything is missing or odd.
+  init?(cacheJSON json: JSONValue) {
+    self.init()
+    guard let onError = json["onError"]?.stringValue.flatMap(FailurePolicy.init),
+      let conflict = json["conflict"]?.stringValue.flatMap(ConflictPolicy.init),
+      let statusAnnotation = json["statusAnnotation"]?.stringValue,
+      let optOutAnnotation = json["optOutAnnotation"]?.stringValue,
+      let api = json["api"]?.stringValue.flatMap(EventAPI.init),
+      let reportingController = json["reportingController"]?.stringValue,
+      let reportingInstance = json["reportingInstance"]?.stringValue,
+      let regarding = json["regarding"]?.stringValue.flatMap(RegardingPolicy.init),
+      case .number(let timeout)? = json["timeoutMilliseconds"], let timeoutMilliseconds = Int(timeout),
+      let outbox = json["outbox"]?.stringValue, let logFile = json["logFile"]?.stringValue,
+      let rules = json["rules"]?.arrayValue
+    else { return nil }
+    defaults.onError = onError
+    defaults.conflict = conflict
+    self.statusAnnotation = statusAnnotation
+    self.optOutAnnotation = optOutAnnotation
+    events.api = api
+    events.reportingController = reportingController
+    events.reportingInstance = reportingInstance
+    events.regarding = regarding
+    events.timeoutMilliseconds = timeoutMilliseconds
+    events.outbox = outbox
+    events.logFile = logFile
+    var decoded: [Rule] = []
+    for rule in rules {
+      guard let rule = Rule(cacheJSON: rule) else { return nil }
+      decoded.append(rule)
+    }
+    self.rules = decoded
+  }
+}
+
+extension Rule {
+  var cacheJSON: JSONValue {
+    func patterns(_ globs: [Glob]) -> JSONValue { .array(globs.map { .string($0.pattern) }) }
+    // matchLabels come back as `=` requirements, which only matchLabels can express again.
+    var matchLabels = JSONObject()
+    var expressions: [JSONValue] = []
+    for requirement in match.labelSelector.requirements {
+      if requirement.operator == .equals, let value = requirement.values.first {
+        matchLabels[requirement.key] = .string(value)
+      } else {
+        expressions.append(
+          .object(
+            JSONObject([
+              ("key", .string(requirement.key)), ("operator", .string(requirement.operator.rawValue)),
+              ("values", .array(requirement.values.map(JSONValue.string))),
+            ])))
+      }
+    }
+    let selector: JSONValue = .object(
+      JSONObject([("matchLabels", .object(matchLabels)), ("matchExpressions", .array(expressions))]))
+    var object = JSONObject([
+      ("name", .string(name)), ("operations", .array(match.operations.map(JSONValue.string))),
+      ("namespaces", patterns(match.namespaces)), ("excludeNamespaces", patterns(match.excludeNamespaces)),
+      ("labelSelector", selector), ("matchAnnotations", .object(match.annotations)),
+      ("containers", patterns(containers)), ("includeInitContainers", .bool(includeInitContainers)),
+      ("env", .array(env)), ("envFrom", .array(envFrom)), ("volumeMounts", .array(volumeMounts)),
+      ("initContainers", .array(initContainers)), ("initContainerPosition", .string(initContainerPosition.rawValue)),
+      ("sidecars", .array(sidecars)), ("volumes", .array(volumes)), ("labels", .object(labels)),
+      ("annotations", .object(annotations)), ("imagePullSecrets", .array(imagePullSecrets)),
+      ("tolerations", .array(tolerations)), ("nodeSelector", .object(nodeSelector)),
+    ])
+    if let onError { object["onError"] = .string(onError.rawValue) }
+    if let conflict { object["conflict"] = .string(conflict.rawValue) }
+    return .object(object)
+  }
+
+  init?(cacheJSON json: JSONValue) {
+    func strings(_ key: String) -> [String]? { json[key]?.arrayValue?.compactMap(\.stringValue) }
+    guard let name = json["name"]?.stringValue, let operations = strings("operations"),
+      let namespaces = strings("namespaces"), let excluded = strings("excludeNamespaces"),
+      let selectorJSON = json["labelSelector"], let selector = try? LabelSelector(json: selectorJSON),
+      let matchAnnotations = json["matchAnnotations"]?.objectValue, let containers = strings("containers"),
+      let includeInit = json["includeInitContainers"]?.boolValue,
+      let position = json["initContainerPosition"]?.stringValue.flatMap(InitContainerPosition.init),
+      let labels = json["labels"]?.objectValue, let annotations = json["annotations"]?.objectValue,
+      let nodeSelector = json["nodeSelector"]?.objectValue
+    else { return nil }
+    self.init(name: name)
+    match.operations = operations
+    match.namespaces = namespaces.map(Glob.init)
+    match.excludeNamespaces = excluded.map(Glob.init)
+    match.labelSelector = selector
+    match.annotations = matchAnnotations
+    onError = json["onError"]?.stringValue.flatMap(FailurePolicy.init)
+    conflict = json["conflict"]?.stringValue.flatMap(ConflictPolicy.init)
+    self.containers = containers.map(Glob.init)
+    includeInitContainers = includeInit
+    env = json["env"]?.arrayValue ?? []
+    envFrom = json["envFrom"]?.arrayValue ?? []
+    volumeMounts = json["volumeMounts"]?.arrayValue ?? []
+    initContainers = json["initContainers"]?.arrayValue ?? []
+    initContainerPosition = position
+    sidecars = json["sidecars"]?.arrayValue ?? []
+    volumes = json["volumes"]?.arrayValue ?? []
+    self.labels = labels
+    self.annotations = annotations
+    imagePullSecrets = json["imagePullSecrets"]?.arrayValue ?? []
+    tolerations = json["tolerations"]?.arrayValue ?? []
+    self.nodeSelector = nodeSelector
+  }
+}

@@ -1,0 +1,67 @@
+import Testing
+
+@testable import PodInject
+
+/// The validated-config cache must give back exactly what parsing gives, and only for the same file.
+struct ConfigCacheTests {
+  static let fingerprint = FileFingerprint(
+    device: 2049, inode: 131_072, size: 1365, modified: Timestamp(secondsSinceEpoch: 1_795_929_569, microseconds: 5),
+    changed: Timestamp(secondsSinceEpoch: 1_795_929_570, microseconds: 7))
+
+  static func loadSamples() throws -> InjectionConfig {
+    guard case .success(let bytes) = LocalFiles.read("samples/config.yaml") else {
+      Issue.record("samples/config.yaml is not readable from \(LocalFiles.names(in: ".").sorted())")
+      throw FileError(path: "samples/config.yaml", reason: "unreadable")
+    }
+    return try ConfigLoader.load(bytes, file: "samples/config.yaml")
+  }
+
+  @Test func aCachedConfigurationDecidesExactlyLikeTheParsedOne() throws {
+    let parsed = try Self.loadSamples()
+    #expect(!parsed.rules.isEmpty)
+    let entry = ConfigCache.entry(for: parsed, path: "/etc/podinject/config.yaml", fingerprint: Self.fingerprint)
+    let cached = try #require(
+      ConfigCache.config(from: entry, path: "/etc/podinject/config.yaml", fingerprint: Self.fingerprint))
+    #expect(cached.cacheJSON == parsed.cacheJSON)
+    for (review, expected) in try Fixture.sampleReviews() {
+      let request = try AdmissionRequest.decode(review)
+      let fromParsed = Review.run(request, config: .success(parsed), environment: Fixture.environment)
+      let fromCache = Review.run(request, config: .success(cached), environment: Fixture.environment)
+      #expect(
+        fromCache.response.review(apiVersion: request.reviewAPIVersion)
+          == fromParsed.response.review(apiVersion: request.reviewAPIVersion), "\(expected)")
+      #expect(fromCache.events == fromParsed.events)
+    }
+  }
+
+  @Test func anEntryIsUsedOnlyForTheSameFileAndVersion() throws {
+    let parsed = try Self.loadSamples()
+    let entry = ConfigCache.entry(for: parsed, path: "/a/config.yaml", fingerprint: Self.fingerprint)
+    var touched = Self.fingerprint
+    touched.modified.microseconds += 1
+    #expect(ConfigCache.config(from: entry, path: "/a/config.yaml", fingerprint: touched) == nil)
+    var resized = Self.fingerprint
+    resized.size += 1
+    #expect(ConfigCache.config(from: entry, path: "/a/config.yaml", fingerprint: resized) == nil)
+    #expect(ConfigCache.config(from: entry, path: "/b/config.yaml", fingerprint: Self.fingerprint) == nil)
+    let otherVersion = String(decoding: entry, as: UTF8.self).replacing(
+      "\"version\":\"\(PodInjectVersion.current)\"", with: "\"version\":\"0.0.0-other\"")
+    #expect(
+      ConfigCache.config(from: Array(otherVersion.utf8), path: "/a/config.yaml", fingerprint: Self.fingerprint) == nil)
+    #expect(ConfigCache.config(from: Array("{}".utf8), path: "/a/config.yaml", fingerprint: Self.fingerprint) == nil)
+    #expect(
+      ConfigCache.config(from: Array("not json".utf8), path: "/a/config.yaml", fingerprint: Self.fingerprint) == nil)
+  }
+}
+
+extension Fixture {
+  /// The shipped sample AdmissionReviews, as bytes, with their file names.
+  static func sampleReviews() throws -> [([UInt8], String)] {
+    let names = LocalFiles.names(in: "samples").filter { $0.hasPrefix("review-") }.sorted()
+    #expect(names.count >= 8)
+    return names.compactMap { name in
+      guard case .success(let bytes) = LocalFiles.read("samples/" + name) else { return nil }
+      return (bytes, name)
+    }
+  }
+}
