@@ -15,28 +15,28 @@ enum IO {
 
   /// Reads exactly `count` bytes (fewer only at end of input).
   static func read(_ fd: Int32, exactly count: Int) -> [UInt8] {
-    var bytes = [UInt8](repeating: 0, count: count)
-    var filled = 0
-    while filled < count {
-      let n = bytes[filled...].withUnsafeMutableBytes { Glibc.read(fd, $0.baseAddress, $0.count) }
-      if n < 0 && errno == EINTR { continue }
-      guard n > 0 else { break }
-      filled += n
+    [UInt8](unsafeUninitializedCapacity: count) { buffer, filled in
+      filled = 0
+      while filled < count {
+        let n = Glibc.read(fd, buffer.baseAddress! + filled, count - filled)
+        if n < 0 && errno == EINTR { continue }
+        guard n > 0 else { break }
+        filled += n
+      }
     }
-    bytes.removeLast(count - filled)
-    return bytes
   }
 
   /// Reads and drops up to `count` bytes (or to end of input when nil), so a host that writes the
   /// whole body before reading the answer is not cut off.
   static func drain(_ fd: Int32, upTo count: Int?, cap: Int) {
     var left = min(count ?? cap, cap)
-    var chunk = [UInt8](repeating: 0, count: 64 * 1024)
-    while left > 0 {
-      let n = chunk.withUnsafeMutableBytes { Glibc.read(fd, $0.baseAddress, min($0.count, left)) }
-      if n < 0 && errno == EINTR { continue }
-      guard n > 0 else { return }
-      left -= n
+    withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 64 * 1024) { chunk in
+      while left > 0 {
+        let n = Glibc.read(fd, chunk.baseAddress, min(chunk.count, left))
+        if n < 0 && errno == EINTR { continue }
+        guard n > 0 else { return }
+        left -= n
+      }
     }
   }
 
