@@ -67,21 +67,9 @@ struct ReviewSession {
     let result = Review.run(request, config: config, environment: environment)
 
     // Events go to the outbox before the answer, so that no failure is lost if the host kills us after it.
-    var counts = EventCounts()
-    var notes: [String] = []
     let settings = config.eventSettings
-    let notSent = Delivery.reasonNotSent(settings, kubeconfig: kubeconfig)
-    let outbox = Outbox(directory: settings.outbox)
-    var ownFiles: [String] = []
-    if let notSent {
-      if !result.events.isEmpty { notes.append(notSent) }
-    } else if !result.events.isEmpty {
-      let spool = outbox.spool(result.events.map { OutboxEntry(api: settings.api, event: $0) }, now: environment.now)
-      ownFiles = spool.names
-      counts.dropped = spool.dropped
-      notes += spool.errors
-      if spool.dropped > 0 { notes.append("outbox full: dropped the \(spool.dropped) oldest Event(s)") }
-    }
+    var handoff = EventHandoff(settings: settings, kubeconfig: kubeconfig)
+    handoff.spool(result.events, now: environment.now)
 
     let answer = result.response.review(apiVersion: request.reviewAPIVersion).serializedBytes()
     switch mode {
@@ -93,25 +81,10 @@ struct ReviewSession {
     if mode == .cgi { signal(SIGTERM, SIG_IGN) }
     close(1)
 
-    // Every invocation drains the outbox after its own answer.
-    counts.spooled = ownFiles.count
-    if notSent == nil && (!ownFiles.isEmpty || !outbox.pendingFiles().isEmpty) {
-      switch mode {
-      case .stdin:
-        let (report, problems) = Delivery.drain(
-          settings, kubeconfig: kubeconfig, budgetMilliseconds: settings.timeoutMilliseconds)
-        if let report {
-          counts.sent = report.sent
-          counts.aggregated = report.aggregated
-          counts.spooled = ownFiles.filter { !report.finished.contains($0) }.count
-        }
-        notes += problems
-      case .cgi, .functionRuntime:
-        notes.append(Delivery.spawnDetached(configPath: ConfigSource.path(configOption), kubeconfig: kubeconfig))
-      }
-    }
+    handoff.deliver(inProcess: mode == .stdin, configPath: ConfigSource.path(configOption))
     let line = LogLine.review(
-      result, events: counts, durationMs: IO.monotonicMilliseconds() - started, time: environment.now, notes: notes)
+      result, events: handoff.counts, durationMs: IO.monotonicMilliseconds() - started, time: environment.now,
+      notes: handoff.notes)
     log(line, settings: settings)
     // Exit here, with the request and the result still alive: freeing a 1 MiB document node by node
     // would cost more than deciding on it, and the process ends anyway.
@@ -183,6 +156,60 @@ struct ReviewSession {
       IO.write(fd, line + "\n")
       close(fd)
     }
+  }
+}
+
+/// What happens to one admission's Events: spooled before the answer, delivered (or handed to a
+/// detached deliverer) after it, and counted for the log line.
+struct EventHandoff {
+  let settings: InjectionConfig.EventSettings
+  let kubeconfig: String?
+  private(set) var counts = EventCounts()
+  private(set) var notes: [String] = []
+  /// The outbox files this admission wrote.
+  private var ownFiles: [String] = []
+  /// Why nothing is sent at all, when that is so.
+  private let notSent: String?
+
+  init(settings: InjectionConfig.EventSettings, kubeconfig: String?) {
+    self.settings = settings
+    self.kubeconfig = kubeconfig
+    notSent = Delivery.reasonNotSent(settings, kubeconfig: kubeconfig)
+  }
+
+  /// Writes the Events to the outbox (or notes why they stay in the log line only).
+  mutating func spool(_ events: [InjectionEvent], now: Timestamp) {
+    guard !events.isEmpty else { return }
+    if let notSent {
+      notes.append(notSent)
+      return
+    }
+    let spool = Outbox(directory: settings.outbox).spool(
+      events.map { OutboxEntry(api: settings.api, event: $0) }, now: now)
+    ownFiles = spool.names
+    counts.spooled = spool.names.count
+    counts.dropped = spool.dropped
+    notes += spool.errors
+    if spool.dropped > 0 { notes.append("outbox full: dropped the \(spool.dropped) oldest Event(s)") }
+  }
+
+  /// Drains the outbox after the answer: here (stdin mode), or through a detached deliverer.
+  mutating func deliver(inProcess: Bool, configPath: String) {
+    guard notSent == nil, !ownFiles.isEmpty || !Outbox(directory: settings.outbox).pendingFiles().isEmpty else {
+      return
+    }
+    guard inProcess else {
+      notes.append(Delivery.spawnDetached(configPath: configPath, kubeconfig: kubeconfig))
+      return
+    }
+    let (report, problems) = Delivery.drain(
+      settings, kubeconfig: kubeconfig, budgetMilliseconds: settings.timeoutMilliseconds)
+    if let report {
+      counts.sent = report.sent
+      counts.aggregated = report.aggregated
+      counts.spooled = ownFiles.filter { !report.finished.contains($0) }.count
+    }
+    notes += problems
   }
 }
 
