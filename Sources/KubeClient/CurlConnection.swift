@@ -155,7 +155,7 @@ public final class CurlConnection: KubeTransport {
 
   /// The token, trimmed of the newline files usually end with.
   private func readToken(_ path: String) -> String? {
-    guard var bytes = try? LocalFiles.read(path, limit: 64 * 1024).get() else { return nil }
+    guard var bytes = try? LocalFiles.read(path, limit: 64 * 1024) else { return nil }
     while let last = bytes.last, last == 0x0A || last == 0x0D || last == 0x20 { bytes.removeLast() }
     return bytes.isEmpty ? nil : String(decoding: bytes, as: UTF8.self)
   }

@@ -37,7 +37,7 @@ public struct ReviewResult: Sendable {
 /// The pipeline on one screen: select rules, plan each atomically, build the answer and the Events.
 public enum Review {
   public static func run(
-    _ request: AdmissionRequest, config: Result<InjectionConfig, ConfigError>, environment: ReviewEnvironment
+    _ request: AdmissionRequest, config: ConfigLoad, environment: ReviewEnvironment
   ) -> ReviewResult {
     var result = ReviewResult(
       request: request, response: .allowed(uid: request.uid), traces: [], failures: [],
@@ -87,7 +87,7 @@ public enum Review {
   ) {
     let annotations = pod["metadata"]?["annotations"]
     let optedOut = annotations?[config.optOutAnnotation]?.stringValue == "false"
-    let alreadyApplied = Set(InjectionStatus.appliedRules(in: annotations?[config.statusAnnotation]?.stringValue))
+    let alreadyApplied = InjectionStatus.appliedRules(in: annotations?[config.statusAnnotation]?.stringValue)
     var root = pod.objectValue ?? JSONObject()
     var metadata = root["metadata"]?.objectValue ?? JSONObject()
     if metadata["namespace"]?.stringValue?.isEmpty ?? true { metadata["namespace"] = .string(namespace) }

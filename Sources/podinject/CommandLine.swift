@@ -36,12 +36,14 @@ struct OptionSpec {
     "--kubeconfig", valueName: "PATH", help: "kubeconfig for sending Events (default: $KUBECONFIG, else in-cluster)")
 }
 
-/// The options given to one command.
+/// The options given to one command. Plain arrays: a handful of options, and no Dictionary or Set
+/// whose first use would cost the webhook a runtime protocol-conformance lookup at every start.
 struct ParsedArguments {
-  var values: [String: String] = [:]
-  var flags: Set<String> = []
+  var values: [(key: String, value: String)] = []
+  var flags: [String] = []
 
-  subscript(key: String) -> String? { values[key] }
+  /// The last value given for `key`.
+  subscript(key: String) -> String? { values.last { $0.key == key }?.value }
   func has(_ flag: String) -> Bool { flags.contains(flag) }
 }
 
@@ -67,13 +69,13 @@ func parse(_ arguments: ArraySlice<String>, options: [OptionSpec]) throws(UsageE
       throw UsageError(message: word.hasPrefix("-") ? "unknown option \(word)" : "unexpected argument \(word)")
     }
     guard option.valueName != nil else {
-      parsed.flags.insert(option.key)
+      parsed.flags.append(option.key)
       continue
     }
     if let inlineValue {
-      parsed.values[option.key] = inlineValue
+      parsed.values.append((option.key, inlineValue))
     } else if index < arguments.endIndex {
-      parsed.values[option.key] = arguments[index]
+      parsed.values.append((option.key, arguments[index]))
       index += 1
     } else {
       throw UsageError(message: "\(name) needs a value")

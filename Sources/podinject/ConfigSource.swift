@@ -16,32 +16,37 @@ enum ConfigSource {
 
   /// The configuration, or every reason it cannot be used (a missing file is one of them).
   /// With `cached`, a validated copy kept by an earlier admission is used when the file is unchanged.
-  static func load(_ option: String?, cached: Bool = false) -> Result<InjectionConfig, ConfigError> {
+  static func load(_ option: String?, cached: Bool = false) -> ConfigLoad {
     let path = path(option)
     let before = LocalFiles.fingerprint(path)
     let cache = cached ? cacheDirectory() : nil
     if let cache, let before, LocalFiles.isPrivateDirectory(cache),
-      let bytes = try? LocalFiles.read(cache + "/" + ConfigCache.fileName(for: path)).get(),
+      let bytes = try? LocalFiles.read(cache + "/" + ConfigCache.fileName(for: path)),
       let config = ConfigCache.config(from: bytes, path: path, fingerprint: before)
     {
       return .success(config)
     }
-    switch IO.readFile(path) {
-    case .failure(let error):
+    let bytes: [UInt8]
+    do {
+      bytes = try LocalFiles.read(path)
+    } catch {
       return .failure(
         ConfigError(diagnostics: [ConfigDiagnostic(file: path, line: 0, message: "cannot read: \(error.reason)")]))
-    case .success(let bytes):
-      let loaded = Result { () throws(ConfigError) in try ConfigLoader.load(bytes, file: path) }
+    }
+    do {
+      let config = try ConfigLoader.load(bytes, file: path)
       // Kept only when the file did not change while it was read; a failed write only costs speed.
-      if let cache, case .success(let config) = loaded, let before, LocalFiles.fingerprint(path) == before,
-        LocalFiles.makeDirectory(cache) == nil, LocalFiles.isPrivateDirectory(cache)
+      if let cache, let before, LocalFiles.fingerprint(path) == before, LocalFiles.makeDirectory(cache) == nil,
+        LocalFiles.isPrivateDirectory(cache)
       {
         let name = ConfigCache.fileName(for: path)
         _ = LocalFiles.writeAtomically(
           ConfigCache.entry(for: config, path: path, fingerprint: before), to: cache + "/" + name,
           temporary: cache + "/.\(name).\(getpid()).tmp")
       }
-      return loaded
+      return .success(config)
+    } catch {
+      return .failure(error)
     }
   }
 
@@ -53,14 +58,14 @@ enum ConfigSource {
   }
 
   /// `events.reportingInstance`, else `$POD_NAME`, else the host name.
-  static func reportingInstance(_ config: Result<InjectionConfig, ConfigError>) -> String {
+  static func reportingInstance(_ config: ConfigLoad) -> String {
     let configured = config.eventSettings.reportingInstance
     if !configured.isEmpty { return configured }
     if let pod = IO.env("POD_NAME"), !pod.isEmpty { return pod }
     return IO.hostName()
   }
 
-  static func environment(_ config: Result<InjectionConfig, ConfigError>) -> ReviewEnvironment {
+  static func environment(_ config: ConfigLoad) -> ReviewEnvironment {
     ReviewEnvironment(now: IO.now(), reportingInstance: reportingInstance(config))
   }
 }

@@ -32,7 +32,7 @@ enum Delivery {
   {
     let started = IO.monotonicMilliseconds()
     let resolved = CredentialSource.resolve(
-      kubeconfigOption: kubeconfig, environment: IO.env, readFile: { path in try? IO.readFile(path).get() })
+      kubeconfigOption: kubeconfig, environment: IO.env, readFile: { path in try? LocalFiles.read(path) })
     let credentials: Credentials
     switch resolved {
     case .failure(let error): return (nil, ["Events wait in the outbox: \(error.message)"])

@@ -56,11 +56,6 @@ enum IO {
   @discardableResult
   static func write(_ fd: Int32, _ text: String) -> Bool { write(fd, Array(text.utf8)) }
 
-  /// The whole content of a file, or why it could not be read.
-  static func readFile(_ path: String, limit: Int = 16 * 1024 * 1024) -> Result<[UInt8], FileError> {
-    LocalFiles.read(path, limit: limit)
-  }
-
   /// An environment variable, nil when unset.
   static func env(_ name: String) -> String? {
     getenv(name).map { String(cString: $0) }

@@ -14,9 +14,10 @@ func readManifests(_ path: String?) -> Result<[JSONValue], UsageError> {
   if path == "-" {
     bytes = IO.read(0, limit: 64 * 1024 * 1024).bytes
   } else {
-    switch IO.readFile(path, limit: 64 * 1024 * 1024) {
-    case .success(let content): bytes = content
-    case .failure(let error): return .failure(UsageError(message: "cannot read \(error)"))
+    do {
+      bytes = try LocalFiles.read(path, limit: 64 * 1024 * 1024)
+    } catch {
+      return .failure(UsageError(message: "cannot read \(error)"))
     }
   }
   do {

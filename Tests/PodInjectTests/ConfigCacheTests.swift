@@ -9,10 +9,7 @@ struct ConfigCacheTests {
     changed: Timestamp(secondsSinceEpoch: 1_795_929_570, microseconds: 7))
 
   static func loadSamples() throws -> InjectionConfig {
-    guard case .success(let bytes) = LocalFiles.read("samples/config.yaml") else {
-      Issue.record("samples/config.yaml is not readable from \(LocalFiles.names(in: ".").sorted())")
-      throw FileError(path: "samples/config.yaml", reason: "unreadable")
-    }
+    let bytes = try LocalFiles.read("samples/config.yaml")
     return try ConfigLoader.load(bytes, file: "samples/config.yaml")
   }
 
@@ -60,7 +57,7 @@ extension Fixture {
     let names = LocalFiles.names(in: "samples").filter { $0.hasPrefix("review-") }.sorted()
     #expect(names.count >= 8)
     return names.compactMap { name in
-      guard case .success(let bytes) = LocalFiles.read("samples/" + name) else { return nil }
+      guard let bytes = try? LocalFiles.read("samples/" + name) else { return nil }
       return (bytes, name)
     }
   }

@@ -508,8 +508,8 @@ struct ConfigLoaderTests {
   }
 
   @Test func theUsableConfigOfAResult() throws {
-    let good: Result<InjectionConfig, ConfigError> = .success(InjectionConfig())
-    let bad: Result<InjectionConfig, ConfigError> = .failure(ConfigError(diagnostics: []))
+    let good: ConfigLoad = .success(InjectionConfig())
+    let bad: ConfigLoad = .failure(ConfigError(diagnostics: []))
     #expect(good.usable != nil)
     #expect(bad.usable == nil)
     #expect(ConfigError(diagnostics: []).summary == "invalid configuration")

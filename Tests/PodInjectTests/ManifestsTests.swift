@@ -15,7 +15,7 @@ struct ManifestsTests {
       volumes: [{name: certs, emptyDir: {}}]
     """)
 
-  static func loaded() throws -> Result<InjectionConfig, ConfigError> {
+  static func loaded() throws -> ConfigLoad {
     .success(try Fixture.load(config))
   }
 

@@ -37,15 +37,18 @@ public struct ConfigError: Error, Sendable, CustomStringConvertible {
   public var description: String { diagnostics.map(\.description).joined(separator: "\n") }
 }
 
-extension Result where Failure == ConfigError {
+/// A configuration as loaded: usable, or every reason it is not. Not `Result`: instantiating
+/// `Result<_, ConfigError>` costs a scan of every protocol conformance in the executable, at every start.
+public enum ConfigLoad: Sendable {
+  case success(InjectionConfig)
+  case failure(ConfigError)
+
   /// The configuration when it can be used, else nil.
-  public var usable: Success? {
+  public var usable: InjectionConfig? {
     if case .success(let value) = self { return value }
     return nil
   }
-}
 
-extension Result where Success == InjectionConfig, Failure == ConfigError {
   /// The Event settings in force: the config's, else its still-valid `events` section, else the defaults.
   public var eventSettings: InjectionConfig.EventSettings {
     switch self {

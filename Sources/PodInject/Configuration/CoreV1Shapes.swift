@@ -19,8 +19,9 @@ enum CoreV1Shape: String, Sendable {
     }
   }
 
-  /// Members allowed; nil when any member is (volume sources are many and versioned).
-  var allowed: Set<String>? {
+  /// Members allowed; nil when any member is (volume sources are many and versioned). An array, not a
+  /// Set: short lists, checked on every admission.
+  var allowed: [String]? {
     switch self {
     case .envVar: return ["name", "value", "valueFrom"]
     case .envFromSource: return ["prefix", "configMapRef", "secretRef"]

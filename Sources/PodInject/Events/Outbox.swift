@@ -147,7 +147,7 @@ extension Outbox {
 
   /// The claimed entry's bytes.
   public func read(_ claim: OutboxClaim) -> [UInt8]? {
-    try? LocalFiles.read(claim.path).get()
+    try? LocalFiles.read(claim.path)
   }
 
   /// The API server accepted it: the file goes.

@@ -1,6 +1,6 @@
 /// The readable per-rule trace `podinject explain` prints.
 public enum ExplainReport {
-  public static func render(_ result: ReviewResult, title: String, config: Result<InjectionConfig, ConfigError>)
+  public static func render(_ result: ReviewResult, title: String, config: ConfigLoad)
     -> String
   {
     switch config {

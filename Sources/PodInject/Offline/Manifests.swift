@@ -28,7 +28,7 @@ public enum Manifests {
 
   /// Mutates every pod of `document` in place; returns what happened to each.
   public static func apply(
-    to document: inout JSONValue, config: Result<InjectionConfig, ConfigError>, environment: ReviewEnvironment
+    to document: inout JSONValue, config: ConfigLoad, environment: ReviewEnvironment
   ) -> [OfflinePod] {
     guard case .object(var object) = document else { return [] }
     let kind = object["kind"]?.stringValue ?? ""
@@ -93,7 +93,7 @@ public enum Manifests {
 
   /// Runs the webhook pipeline on a pod as a CREATE by an unnamed user.
   static func review(
-    pod: JSONValue, namespace: String, config: Result<InjectionConfig, ConfigError>, environment: ReviewEnvironment
+    pod: JSONValue, namespace: String, config: ConfigLoad, environment: ReviewEnvironment
   ) -> ReviewResult {
     let raw: JSONValue = .object(
       JSONObject([

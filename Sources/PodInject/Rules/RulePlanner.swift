@@ -70,12 +70,12 @@ struct RulePlanner {
 
   /// The names of the containers the rule adds itself: they are injected exactly as written, on the
   /// first pass (they are added after this step) and on every later one (when they are in the pod).
-  private func ownContainerNames() throws(PlanError) -> Set<String> {
+  private func ownContainerNames() throws(PlanError) -> [String] {
     guard !(rule.initContainers.isEmpty && rule.sidecars.isEmpty) else { return [] }
     let containers =
       try rendered(rule.initContainers, .container, what: "init container")
       + rendered(rule.sidecars, .container, what: "sidecar")
-    return Set(containers.compactMap { $0["name"]?.stringValue })
+    return containers.compactMap { $0["name"]?.stringValue }
   }
 
   /// The container list at `path` (nil when absent); anything but an array of objects cannot be patched.
