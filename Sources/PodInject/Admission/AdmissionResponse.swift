@@ -51,23 +51,32 @@ public enum Base64 {
   private static let alphabet = Array("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/".utf8)
 
   public static func encode(_ bytes: [UInt8]) -> String {
-    var out: [UInt8] = []
-    out.reserveCapacity((bytes.count + 2) / 3 * 4)
-    var index = 0
-    while index + 2 < bytes.count {
-      let n = UInt32(bytes[index]) << 16 | UInt32(bytes[index + 1]) << 8 | UInt32(bytes[index + 2])
-      out += [
-        alphabet[Int(n >> 18 & 63)], alphabet[Int(n >> 12 & 63)], alphabet[Int(n >> 6 & 63)], alphabet[Int(n & 63)],
-      ]
-      index += 3
+    let length = (bytes.count + 2) / 3 * 4
+    return String(unsafeUninitializedCapacity: length) { out in
+      var written = 0
+      func emit(_ n: UInt32, _ count: Int) {
+        var shift: UInt32 = 18
+        for _ in 0..<count {
+          out[written] = alphabet[Int(n >> shift & 63)]
+          written += 1
+          shift &-= 6
+        }
+      }
+      var index = 0
+      while index + 2 < bytes.count {
+        emit(UInt32(bytes[index]) << 16 | UInt32(bytes[index + 1]) << 8 | UInt32(bytes[index + 2]), 4)
+        index += 3
+      }
+      let rest = bytes.count - index
+      if rest > 0 {
+        emit(UInt32(bytes[index]) << 16 | (rest == 2 ? UInt32(bytes[index + 1]) << 8 : 0), rest + 1)
+        while written < length {
+          out[written] = UInt8(ascii: "=")
+          written += 1
+        }
+      }
+      return written
     }
-    let rest = bytes.count - index
-    if rest > 0 {
-      let n = UInt32(bytes[index]) << 16 | (rest == 2 ? UInt32(bytes[index + 1]) << 8 : 0)
-      out += [alphabet[Int(n >> 18 & 63)], alphabet[Int(n >> 12 & 63)]]
-      out += rest == 2 ? [alphabet[Int(n >> 6 & 63)], UInt8(ascii: "=")] : [UInt8(ascii: "="), UInt8(ascii: "=")]
-    }
-    return String(decoding: out, as: UTF8.self)
   }
 
   /// Decodes standard base64 (padding optional); nil on any other character.

@@ -43,8 +43,9 @@ private struct JSONReader {
     var start: Int
     /// The key of the member whose value is being read.
     var key = ""
-    /// Key positions, built only once an object is big enough for linear search to hurt.
-    var positions: [String: Int]? = nil
+    /// Key positions, built only once an object is big enough for linear search to hurt. A String
+    /// key stands for every byte-different spelling of it, hence a list checked with `sameKey`.
+    var positions: [String: [Int]]? = nil
   }
 
   let bytes: UnsafeBufferPointer<UInt8>
@@ -188,22 +189,23 @@ private struct JSONReader {
     let count = members.count - frame.start
     if frame.positions == nil {
       if count < 16 {
-        // String equality, as JSONObject's own lookups use, so that keys stay unique for it too.
-        for index in frame.start..<members.count where members[index].key == frame.key {
+        // Byte equality, as JSONObject's own lookups (and Kubernetes, in Go) use.
+        for index in frame.start..<members.count where JSONObject.sameKey(members[index].key, frame.key) {
           members[index].value = value
           return
         }
         members.append(JSONObject.Member(key: takeKey(&frame), value: value))
         return
       }
-      var built = [String: Int](minimumCapacity: count * 2)
-      for index in frame.start..<members.count { built[members[index].key] = index }
+      var built = [String: [Int]](minimumCapacity: count * 2)
+      for index in frame.start..<members.count { built[members[index].key, default: []].append(index) }
       frame.positions = built
     }
-    if let index = frame.positions![frame.key] {
+    let candidates = frame.positions![frame.key] ?? []
+    if let index = candidates.first(where: { JSONObject.sameKey(members[$0].key, frame.key) }) {
       members[index].value = value
     } else {
-      frame.positions![frame.key] = members.count
+      frame.positions![frame.key, default: []].append(members.count)
       members.append(JSONObject.Member(key: takeKey(&frame), value: value))
     }
   }
