@@ -43,6 +43,8 @@ def _wait_port(port: int, proc: subprocess.Popen, log: Path) -> None:
 
 
 def _stop(proc: subprocess.Popen) -> None:
+    """Stops `proc`, and its whole process group when it leads one (fcgiwrap's prefork children)."""
+    leads_group = os.getpgid(proc.pid) == proc.pid if proc.poll() is None else False
     if proc.poll() is None:
         proc.send_signal(signal.SIGTERM)
         try:
@@ -50,6 +52,11 @@ def _stop(proc: subprocess.Popen) -> None:
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait()
+    if leads_group:
+        try:
+            os.killpg(proc.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
 
 
 def _request(port: int, method: str, body: bytes | None, content_type: str | None = "application/json"):
@@ -105,8 +112,10 @@ def nginx_fcgiwrap(host_dir):
     fcgiwrap = shutil.which("fcgiwrap") or "/usr/sbin/fcgiwrap"
     assert os.path.exists(nginx) and os.path.exists(fcgiwrap), "nginx/fcgiwrap not installed (scripts/setup)"
     sock = host_dir / "fcgiwrap.sock"
+    # Its own process group: fcgiwrap prefork children outlive a signal to their parent alone.
     fw = subprocess.Popen([fcgiwrap, "-c", "2", "-s", f"unix:{sock}"], stdout=subprocess.DEVNULL,
-                          stderr=open(host_dir / "fcgiwrap.log", "wb"), env=h.clean_env())
+                          stderr=open(host_dir / "fcgiwrap.log", "wb"), env=h.clean_env(),
+                          start_new_session=True)
     port = _free_port()
     conf = host_dir / "nginx.conf"
     temp = host_dir / "nginx-temp"

@@ -774,6 +774,8 @@ def _free_port() -> int:
 
 
 def _stop_proc(proc: subprocess.Popen) -> None:
+    """Stops `proc`, and its whole process group when it leads one (fcgiwrap's prefork children)."""
+    leads_group = os.getpgid(proc.pid) == proc.pid if proc.poll() is None else False
     if proc.poll() is None:
         proc.send_signal(signal.SIGTERM)
         try:
@@ -781,6 +783,11 @@ def _stop_proc(proc: subprocess.Popen) -> None:
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait()
+    if leads_group:
+        try:
+            os.killpg(proc.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
 
 
 @pytest.fixture
@@ -799,7 +806,8 @@ def nginx_site(site_factory, podinject_bin, tmp_path):
         d.mkdir()
         sock = d / "fcgiwrap.sock"
         fw = subprocess.Popen([fcgiwrap, "-c", "2", "-s", f"unix:{sock}"], stdout=subprocess.DEVNULL,
-                              stderr=open(d / "fcgiwrap.log", "wb"), env=h.clean_env(home=site.tmp / "home"))
+                              stderr=open(d / "fcgiwrap.log", "wb"), env=h.clean_env(home=site.tmp / "home"),
+                              start_new_session=True)
         made["fcgiwrap"] = fw
         deadline = time.monotonic() + 10
         while not sock.exists() and time.monotonic() < deadline:
