@@ -130,11 +130,11 @@ struct ReviewSession {
     switch mode {
     case .stdin:
       IO.write(2, message + "\n")
-      return 2
+      return Exit.badInput
     case .functionRuntime:
       // The watchdog turns stderr into body text, so the reason travels in the body as a Status.
       IO.write(1, error.body.serializedBytes() + [0x0A])
-      return 2
+      return Exit.badInput
     case .cgi:
       let extra = error.status == 405 ? ["Allow: POST"] : []
       IO.write(1, Array(HTTPFront.cgiHeader(status: error.status, reason: error.reasonPhrase, extra: extra).utf8))

@@ -132,6 +132,17 @@ struct RulePlannerTests {
     #expect(patched == result.patchedObject)
   }
 
+  @Test func annotationsOverTheAPIServersTotalLimitFailTheRule() throws {
+    // 256 KiB of keys and values in all is what the API server accepts; past it the pod would be refused.
+    let big = String(repeating: "x", count: 262_144)
+    let result = try Fixture.run(Self.oneRule("  annotations: {example.com/big: \"\(big)\"}\n"))
+    #expect(result.failures.map(\.reason) == [.invalidValue])
+    #expect(result.failures.first?.detail.hasPrefix("annotations:") == true)
+    #expect(!(result.failures.first?.detail.contains(big) ?? true))
+    #expect(result.response.allowed)
+    #expect(Fixture.ruleOperations(result).isEmpty)
+  }
+
   @Test func appendsToListsThatExist() throws {
     var pod = try Fixture.setting(
       Fixture.pod, "/spec/volumes", [["name": "data", "emptyDir": [:]]])

@@ -29,6 +29,11 @@ struct RulePlanner {
     try injectTolerations(&draft)
     try injectMap(rule.labels, at: Paths.labels, what: "label", valueRule: KubernetesValidation.labelValue, &draft)
     try injectMap(rule.annotations, at: Paths.annotations, what: "annotation", valueRule: nil, &draft)
+    if !rule.annotations.isEmpty, let annotations = draft.pod[pointer: Paths.annotations]?.objectValue,
+      let problem = KubernetesValidation.annotationsSize(annotations)
+    {
+      throw PlanError(reason: .invalidValue, detail: "annotations: \(problem)")
+    }
     try injectMap(
       rule.nodeSelector, at: Paths.nodeSelector, what: "nodeSelector", valueRule: KubernetesValidation.labelValue,
       &draft)
