@@ -14,6 +14,7 @@ import hashlib
 import json
 import os
 import re
+import signal
 import subprocess
 import uuid
 from dataclasses import dataclass, field
@@ -633,3 +634,21 @@ def config_copy(src: Path, dest_dir: Path, name: str = "config.yaml", **events: 
     path = dest_dir / name
     path.write_text(json.dumps(cfg, indent=1))  # JSON is YAML; PyYAML would leave y/n unquoted (booleans)
     return path
+
+
+def stop_process(proc: subprocess.Popen) -> None:
+    """Stops `proc`, and its whole process group when it leads one (fcgiwrap's prefork children
+    outlive a signal to their parent alone)."""
+    leads_group = os.getpgid(proc.pid) == proc.pid if proc.poll() is None else False
+    if proc.poll() is None:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+    if leads_group:
+        try:
+            os.killpg(proc.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass

@@ -10,7 +10,6 @@ import http.client
 import json
 import os
 import shutil
-import signal
 import socket
 import subprocess
 import time
@@ -40,23 +39,6 @@ def _wait_port(port: int, proc: subprocess.Popen, log: Path) -> None:
                 return
         time.sleep(0.05)
     raise AssertionError(f"host did not listen on {port}: {log.read_text() if log.exists() else ''}")
-
-
-def _stop(proc: subprocess.Popen) -> None:
-    """Stops `proc`, and its whole process group when it leads one (fcgiwrap's prefork children)."""
-    leads_group = os.getpgid(proc.pid) == proc.pid if proc.poll() is None else False
-    if proc.poll() is None:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(timeout=5)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-    if leads_group:
-        try:
-            os.killpg(proc.pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
 
 
 def _request(port: int, method: str, body: bytes | None, content_type: str | None = "application/json"):
@@ -103,7 +85,7 @@ setenv.add-environment = ("PODINJECT_CONFIG" => "{host_dir}/config.yaml")
         _wait_port(port, proc, log)
         yield port
     finally:
-        _stop(proc)
+        h.stop_process(proc)
 
 
 @pytest.fixture(scope="module")
@@ -154,8 +136,8 @@ http {{
         _wait_port(port, ng, host_dir / "nginx-error.log")
         yield port
     finally:
-        _stop(ng)
-        _stop(fw)
+        h.stop_process(ng)
+        h.stop_process(fw)
 
 
 HOSTS = ["lighttpd", "nginx_fcgiwrap"]

@@ -16,7 +16,6 @@ import json
 import os
 import re
 import shutil
-import signal
 import socket
 import subprocess
 import threading
@@ -773,23 +772,6 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def _stop_proc(proc: subprocess.Popen) -> None:
-    """Stops `proc`, and its whole process group when it leads one (fcgiwrap's prefork children)."""
-    leads_group = os.getpgid(proc.pid) == proc.pid if proc.poll() is None else False
-    if proc.poll() is None:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(timeout=5)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-    if leads_group:
-        try:
-            os.killpg(proc.pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
-
-
 @pytest.fixture
 def nginx_site(site_factory, podinject_bin, tmp_path):
     """nginx (single process, as the current user) + fcgiwrap on a unix socket, running podinject as CGI with a
@@ -858,7 +840,7 @@ http {{
     yield start
     for name in ("nginx", "fcgiwrap"):
         if name in made:
-            _stop_proc(made[name])
+            h.stop_process(made[name])
 
 
 @pytest.mark.parametrize("events_api", APIS)
