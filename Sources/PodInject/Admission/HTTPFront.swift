@@ -104,9 +104,11 @@ public enum HTTPFront {
 
   /// The CGI header block: `Status:` and `Content-Type:` lines ending in CRLF, then a blank line.
   public static func cgiHeader(status: Int, reason: String, extra: [String] = []) -> String {
-    var lines = ["Status: \(status) \(reason)", "Content-Type: application/json"] + extra
-    lines.append("")
-    return lines.joined(separator: "\r\n") + "\r\n"
+    // Plain appends: the first call of the standard library's generic `joined` resolves its
+    // associated types by demangling at run time, a sixteenth of a whole CGI admission.
+    var header = "Status: \(status) \(reason)\r\nContent-Type: application/json\r\n"
+    for line in extra { header += line + "\r\n" }
+    return header + "\r\n"
   }
 }
 

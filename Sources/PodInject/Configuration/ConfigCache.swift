@@ -66,8 +66,9 @@ extension InjectionConfig {
   }
 
   /// Rebuilds a configuration from `cacheJSON`; nil when anything is missing or odd.
-  init?(cacheJSON json: JSONValue) {
+  init?(cacheJSON value: JSONValue) {
     self.init()
+    guard var json = CacheReader(value) else { return nil }
     guard let onError = json["onError"]?.stringValue.flatMap(FailurePolicy.init),
       let conflict = json["conflict"]?.stringValue.flatMap(ConflictPolicy.init),
       let statusAnnotation = json["statusAnnotation"]?.stringValue,
@@ -136,7 +137,8 @@ extension Rule {
     return .object(object)
   }
 
-  init?(cacheJSON json: JSONValue) {
+  init?(cacheJSON value: JSONValue) {
+    guard var json = CacheReader(value) else { return nil }
     func strings(_ key: String) -> [String]? { json[key]?.arrayValue?.compactMap(\.stringValue) }
     guard let name = json["name"]?.stringValue, let operations = strings("operations"),
       let namespaces = strings("namespaces"), let excluded = strings("excludeNamespaces"),
@@ -169,5 +171,31 @@ extension Rule {
     imagePullSecrets = json["imagePullSecrets"]?.arrayValue ?? []
     tolerations = json["tolerations"]?.arrayValue ?? []
     self.nodeSelector = nodeSelector
+  }
+}
+
+/// Reads back an object of the cache. Its members are looked up in about the order they were
+/// written, so the search starts after the last one found: one comparison per lookup instead of a
+/// scan of twenty-odd keys, which was a fifth of loading a cached configuration.
+struct CacheReader {
+  private let members: [JSONObject.Member]
+  private var next = 0
+
+  init?(_ value: JSONValue) {
+    guard case .object(let object) = value else { return nil }
+    members = object.members
+  }
+
+  subscript(key: String) -> JSONValue? {
+    mutating get {
+      for step in 0..<members.count {
+        let index = (next + step) % members.count
+        if JSONObject.sameKey(members[index].key, key) {
+          next = index + 1
+          return members[index].value
+        }
+      }
+      return nil
+    }
   }
 }

@@ -188,7 +188,7 @@ private struct JSONReader {
   private mutating func addMember(_ value: consuming JSONValue, to frame: inout Frame) {
     let count = members.count - frame.start
     if frame.positions == nil {
-      if count < 16 {
+      if count < 32 {
         // Byte equality, as JSONObject's own lookups (and Kubernetes, in Go) use.
         for index in frame.start..<members.count where JSONObject.sameKey(members[index].key, frame.key) {
           members[index].value = value

@@ -25,14 +25,15 @@ public enum JSONPatchOperation: Sendable, Equatable {
 
   /// The operation's object, `{"op":"add","path":"/a~1b","value":...}`, members in that order.
   public var json: JSONValue {
-    var members: [(String, JSONValue)] = [
-      ("op", .string(name)), ("path", .string(path.description)),
+    var members = [
+      JSONObject.Member(key: "op", value: .string(name)),
+      JSONObject.Member(key: "path", value: .string(path.description)),
     ]
     switch self {
     case .add(_, let value), .replace(_, let value), .test(_, let value):
-      members.append(("value", value))
+      members.append(JSONObject.Member(key: "value", value: value))
     case .remove: break
     }
-    return .object(JSONObject(members))
+    return .object(JSONObject(uniqueMembers: members))
   }
 }

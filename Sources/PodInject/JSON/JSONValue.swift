@@ -77,6 +77,11 @@ public struct JSONObject: Sendable {
 }
 
 extension JSONObject {
+  /// Replaces the value of the member at `index` (a position in `members`), keeping its key and place.
+  mutating func setValue(_ value: JSONValue, at index: Int) {
+    members[index].value = value
+  }
+
   /// The value for `key`, leaving null in its place, so that the caller holds the only reference
   /// and can change it without a copy; put it back with the subscript.
   mutating func take(_ key: String) -> JSONValue? {

@@ -23,14 +23,24 @@ struct TemplateParser {
     bytes = Array(text.utf8)
   }
 
+  /// Whether `text` holds `{{`. Every string of every injected item is asked, so it scans the bytes
+  /// in place rather than through String's per-byte iterator.
   static func containsActionOpener(_ text: String) -> Bool {
-    var previousWasBrace = false
-    for byte in text.utf8 {
-      let isBrace = byte == UInt8(ascii: "{")
-      if isBrace && previousWasBrace { return true }
-      previousWasBrace = isBrace
+    func scan(_ bytes: UnsafeBufferPointer<UInt8>) -> Bool {
+      guard bytes.count > 1 else { return false }
+      var index = 1
+      while index < bytes.count {
+        // Step two at a time: a `{{` always has one of its braces at an odd offset.
+        if bytes[index] == Byte.openBrace {
+          if bytes[index - 1] == Byte.openBrace { return true }
+          if index + 1 < bytes.count, bytes[index + 1] == Byte.openBrace { return true }
+        }
+        index += 2
+      }
+      return false
     }
-    return false
+    if let found = text.utf8.withContiguousStorageIfAvailable(scan) { return found }
+    return Array(text.utf8).withUnsafeBufferPointer(scan)
   }
 
   mutating func parseSegments() throws(RuleSyntaxError) -> [Template.Segment] {

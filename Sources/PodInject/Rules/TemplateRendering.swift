@@ -1,22 +1,34 @@
 extension JSONValue {
   /// A copy with every templated string rendered against `root`; strings without `{{` are kept as they are.
   func renderingTemplates(_ root: JSONValue) throws(PlanError) -> JSONValue {
+    try renderedTemplates(root) ?? self
+  }
+
+  /// The value with its templated strings rendered, or nil when it holds none: one walk that reads
+  /// each string once and copies a container only when something inside it changed.
+  private func renderedTemplates(_ root: JSONValue) throws(PlanError) -> JSONValue? {
     switch self {
     case .string(let text):
-      guard text.holdsTemplateAction else { return self }
+      guard text.holdsTemplateAction else { return nil }
       return .string(try renderTemplate(text, root))
     case .array(let items):
-      var rendered: [JSONValue] = []
-      rendered.reserveCapacity(items.count)
-      for item in items { rendered.append(try item.renderingTemplates(root)) }
-      return .array(rendered)
-    case .object(var object):
-      for member in object.members where member.value.holdsTemplate {
-        object[member.key] = try member.value.renderingTemplates(root)
+      var copy: [JSONValue]? = nil
+      for index in items.indices {
+        guard let rendered = try items[index].renderedTemplates(root) else { continue }
+        if copy == nil { copy = items }
+        copy![index] = rendered
       }
-      return .object(object)
+      return copy.map(JSONValue.array)
+    case .object(let object):
+      var copy: JSONObject? = nil
+      for index in object.members.indices {
+        guard let rendered = try object.members[index].value.renderedTemplates(root) else { continue }
+        if copy == nil { copy = object }
+        copy!.setValue(rendered, at: index)
+      }
+      return copy.map(JSONValue.object)
     default:
-      return self
+      return nil
     }
   }
 
