@@ -123,13 +123,16 @@ public final class CurlConnection: KubeTransport {
       CCurl_collect_body(handle, &buffer)
       return CCurl_perform(handle)
     }
-    guard code == 0 else {
+    let status = CCurl_response_code(handle)
+    // A transfer cut short (usually by the time budget) after the status line arrived still tells what
+    // the API server did: a create or update it answered 2xx happened, and must not be sent again.
+    guard code == 0 || status >= 200 else {
       let detail = String(decoding: errorBuffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
       return .failure(
         TransportError(code: code, message: detail.isEmpty ? String(cString: CCurl_strerror(code)) : detail))
     }
     let bytes = buffer.data.map { Array(UnsafeRawBufferPointer(start: $0, count: buffer.length)) } ?? []
-    return .success(HTTPResponse(status: CCurl_response_code(handle), body: bytes))
+    return .success(HTTPResponse(status: status, body: bytes))
   }
 
   private func set(_ option: Int, _ value: Int) { CCurl_setopt_long(handle, Int32(option), value) }

@@ -60,7 +60,7 @@ public struct EventDeliverer {
         report.problems.append("outbox entry \(name) is unreadable; set aside in \(outbox.rejectedDirectory)")
         continue
       }
-      switch deliver(pending) {
+      switch deliver(pending, occurrence: pending.occurrenceID(fileName: name)) {
       case .created:
         outbox.complete(claim)
         report.sent += 1
@@ -87,16 +87,17 @@ public struct EventDeliverer {
 
   private var remaining: Int { Int(deadline - clock()) }
 
-  /// Creates the Event, or counts one more occurrence into the existing one.
-  func deliver(_ pending: PendingEvent) -> DeliveryOutcome {
-    let body = pending.body.serializedBytes()
+  /// Creates the Event, or counts one more occurrence into the existing one. Each outcome happens at
+  /// most once per `occurrence`: a retry of one the stored Event already lists counts as done.
+  func deliver(_ pending: PendingEvent, occurrence: String? = nil) -> DeliveryOutcome {
+    let body = EventAggregation.creation(pending, occurrence: occurrence).serializedBytes()
     for _ in 0..<8 {
       guard remaining > 0 else { return .transient("time budget spent") }
       switch send("POST", pending.collectionPath, "application/json", body) {
       case .failure(let outcome): return outcome
       case .success(let response) where (200..<300).contains(response.status): return .created
       case .success(let response) where response.status == 409:
-        switch aggregate(pending) {
+        switch aggregate(pending, occurrence: occurrence) {
         case .transient("gone"): continue  // deleted (expired) in between: create it again
         case let outcome: return outcome
         }
@@ -107,7 +108,7 @@ public struct EventDeliverer {
   }
 
   /// GET the stored Event and PATCH its count, retrying when another reporter got there first.
-  private func aggregate(_ pending: PendingEvent) -> DeliveryOutcome {
+  private func aggregate(_ pending: PendingEvent, occurrence: String?) -> DeliveryOutcome {
     for _ in 0..<32 {
       guard remaining > 0 else { return .transient("time budget spent") }
       let stored: JSONValue
@@ -121,7 +122,10 @@ public struct EventDeliverer {
         stored = parsed
       case .success(let response): return classify(response)
       }
-      guard let patch = EventAggregation.patch(stored: stored, pending: pending) else {
+      if let occurrence, EventAggregation.countedOccurrences(of: stored).contains(occurrence) {
+        return .aggregated  // an earlier try got through, though its answer was lost
+      }
+      guard let patch = EventAggregation.patch(stored: stored, pending: pending, occurrence: occurrence) else {
         return .permanent("the stored Event has no resourceVersion")
       }
       let contentType = EventAggregation.patchContentType(pending.api)

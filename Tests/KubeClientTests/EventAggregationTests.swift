@@ -72,6 +72,32 @@ struct EventAggregationTests {
     #expect(EventAggregation.patchContentType(.eventsV1) == "application/merge-patch+json")
   }
 
+  @Test(arguments: [EventAPI.coreV1, .eventsV1])
+  func aPatchRecordsItsOccurrenceAndKeepsTheLastOnes(api: EventAPI) throws {
+    let pending = try Self.pending(api)
+    let annotation = EventAggregation.occurrencesAnnotation
+    let older = (0..<EventAggregation.rememberedOccurrences).map { "id\($0)" }
+    let stored: JSONValue = [
+      "metadata": [
+        "resourceVersion": "3", "annotations": [annotation: .string(older.joined(separator: " "))],
+      ]
+    ]
+    let patch = try #require(EventAggregation.patch(stored: stored, pending: pending, occurrence: "new"))
+    let list = try #require(patch["metadata"]?["annotations"]?[annotation]?.stringValue)
+    #expect(list.split(separator: " ").map(String.init) == Array(older.dropFirst()) + ["new"])
+    #expect(EventAggregation.countedOccurrences(of: ["metadata": ["annotations": [annotation: "a b"]]]) == ["a", "b"])
+    #expect(EventAggregation.countedOccurrences(of: ["metadata": ["resourceVersion": "3"]]).isEmpty)
+  }
+
+  @Test(arguments: [EventAPI.coreV1, .eventsV1])
+  func aCreatedEventListsItsFirstOccurrence(api: EventAPI) throws {
+    let pending = try Self.pending(api)
+    let created = EventAggregation.creation(pending, occurrence: "first")
+    #expect(EventAggregation.countedOccurrences(of: created) == ["first"])
+    #expect(created["metadata"]?["name"] == pending.body["metadata"]?["name"])
+    #expect(EventAggregation.creation(pending, occurrence: nil) == pending.body)
+  }
+
   // MARK: paths
 
   @Test func collectionPathsFollowTheAPI() throws {

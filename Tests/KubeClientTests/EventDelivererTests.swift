@@ -28,6 +28,8 @@ final class FakeAPIServer: KubeTransport {
   /// The time as the deliverer sees it: advanced by `latency` per request.
   private(set) var clock: Double = 0
   private var lastVersion = 100
+  /// Requests of this method that are applied but whose answers are lost (a timeout on the way back).
+  var losesAnswers: (method: String, count: Int)? = nil
 
   func send(method: String, path: String, contentType: String?, body: [UInt8]?, timeoutMilliseconds: Int)
     -> Result<HTTPResponse, TransportError>
@@ -39,7 +41,12 @@ final class FakeAPIServer: KubeTransport {
     clock += latency
     beforeAnswer(request)
     if !script.isEmpty { return script.removeFirst() }
-    return .success(answer(request))
+    let response = answer(request)
+    if let lost = losesAnswers, lost.method == method, lost.count > 0 {
+      losesAnswers = (method, lost.count - 1)
+      return .failure(TransportError(code: 28, message: "Operation timed out with 0 bytes received"))
+    }
+    return .success(response)
   }
 
   /// Stores `object` at `path` with a fresh resourceVersion, as a create (or another reporter's update) would.
@@ -173,7 +180,15 @@ struct EventDelivererTests {
       let post = try #require(server.requests.first)
       #expect(post.path == Self.collection(api))
       #expect(post.contentType == "application/json")
-      #expect(post.body == event.body(api: api))
+      // The Event as built, plus the id of the occurrence it counts first.
+      let body = try #require(post.body)
+      let occurrences = EventAggregation.countedOccurrences(of: body)
+      #expect(occurrences.count == 1 && occurrences[0].count == 12, "\(occurrences)")
+      var bare = try #require(body.objectValue)
+      var metadata = try #require(bare["metadata"]?.objectValue)
+      metadata["annotations"] = nil
+      bare["metadata"] = .object(metadata)
+      #expect(JSONValue.object(bare) == event.body(api: api))
       #expect(Self.names(in: outbox.directory).isEmpty)
     }
   }
@@ -242,6 +257,44 @@ struct EventDelivererTests {
       #expect(server.events.count == 1)
       let stored = try #require(server.events[Self.object(event, api)])
       #expect(EventAggregation.occurrences(of: stored) == 4)
+      #expect(Self.names(in: outbox.directory).isEmpty)
+    }
+  }
+
+  @Test(arguments: [EventAPI.coreV1, .eventsV1])
+  func aCreateWhoseAnswerWasLostIsNotCountedAgain(api: EventAPI) throws {
+    try Self.withOutbox { outbox in
+      let event = Self.event()
+      let name = try Self.spool(event, api: api, in: outbox)
+      let server = FakeAPIServer()
+      server.losesAnswers = ("POST", 1)
+      let first = Self.deliverer(server, outbox).drain(now: Self.now)
+      #expect(first.deferred == 1)
+      #expect(Self.names(in: outbox.directory) == [name])
+      let second = Self.deliverer(server, outbox).drain(now: Self.now)
+      #expect(second.aggregated == 1)
+      #expect(server.requests.map(\.method) == ["POST", "POST", "GET"])
+      let stored = try #require(server.events[Self.object(event, api)])
+      #expect(EventAggregation.occurrences(of: stored) == 1)
+      #expect(Self.names(in: outbox.directory).isEmpty)
+    }
+  }
+
+  @Test(arguments: [EventAPI.coreV1, .eventsV1])
+  func anIncrementWhoseAnswerWasLostIsNotCountedAgain(api: EventAPI) throws {
+    try Self.withOutbox { outbox in
+      let event = Self.event()
+      let path = Self.object(event, api)
+      let server = FakeAPIServer()
+      server.store(event.body(api: api), at: path)
+      _ = try Self.spool(event, api: api, in: outbox)
+      server.losesAnswers = ("PATCH", 1)
+      #expect(Self.deliverer(server, outbox).drain(now: Self.now).deferred == 1)
+      #expect(EventAggregation.occurrences(of: try #require(server.events[path])) == 2)
+      let second = Self.deliverer(server, outbox).drain(now: Self.now)
+      #expect(second.aggregated == 1)
+      #expect(server.requests.map(\.method) == ["POST", "GET", "PATCH", "POST", "GET"])
+      #expect(EventAggregation.occurrences(of: try #require(server.events[path])) == 2)
       #expect(Self.names(in: outbox.directory).isEmpty)
     }
   }

@@ -44,7 +44,7 @@ extension AdmissionRequest {
   /// Parses the input document, reporting where reading stopped.
   static func parseDocument(_ bytes: [UInt8], maxDepth: Int) throws(ReviewInputError) -> JSONValue {
     guard let first = bytes.firstIndex(where: { !($0 == 0x20 || $0 == 0x0A || $0 == 0x0D || $0 == 0x09) }) else {
-      throw ReviewInputError("empty input: expected an AdmissionReview")
+      throw ReviewInputError("not valid JSON: byte \(bytes.count): empty input, expected an AdmissionReview")
     }
     if bytes[first] == UInt8(ascii: "{") || bytes[first] == UInt8(ascii: "[") {
       return try parseJSON(bytes, maxDepth: maxDepth)

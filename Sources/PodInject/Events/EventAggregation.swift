@@ -24,12 +24,45 @@ public enum EventAggregation {
     return max(1, counts.max() ?? 1)
   }
 
+  /// The annotation on a stored Event that lists the last occurrences counted into it (outbox entry
+  /// ids), so that a retry of one whose answer was lost (the request timed out after the API server
+  /// had applied it) is recognised instead of counted twice.
+  public static let occurrencesAnnotation = "podinject.dev/occurrences"
+  /// How many occurrence ids the annotation keeps: enough for every deliverer that can be retrying
+  /// at once, small enough to stay a few hundred bytes.
+  public static let rememberedOccurrences = 32
+
+  /// The occurrence ids the stored Event says it has counted, oldest first.
+  public static func countedOccurrences(of stored: JSONValue) -> [String] {
+    guard let list = stored["metadata"]?["annotations"]?[occurrencesAnnotation]?.stringValue else { return [] }
+    return list.split(separator: " ").map(String.init)
+  }
+
+  /// The Event to create for `pending`, carrying `occurrence` as the first one counted.
+  public static func creation(_ pending: PendingEvent, occurrence: String?) -> JSONValue {
+    guard let occurrence, var body = pending.body.objectValue else { return pending.body }
+    var metadata = body["metadata"]?.objectValue ?? JSONObject()
+    var annotations = metadata["annotations"]?.objectValue ?? JSONObject()
+    annotations[occurrencesAnnotation] = .string(occurrence)
+    metadata["annotations"] = .object(annotations)
+    body["metadata"] = .object(metadata)
+    return .object(body)
+  }
+
   /// The PATCH body that records one more occurrence of `pending` on `stored`; nil when `stored` has
-  /// no resourceVersion to guard the update with.
-  public static func patch(stored: JSONValue, pending: PendingEvent) -> JSONValue? {
+  /// no resourceVersion to guard the update with. With an `occurrence` id, the patch also adds it to
+  /// the stored Event's list of counted occurrences.
+  public static func patch(stored: JSONValue, pending: PendingEvent, occurrence: String? = nil) -> JSONValue? {
     guard let version = stored["metadata"]?["resourceVersion"]?.stringValue else { return nil }
     let count = occurrences(of: stored) + 1
-    let metadata: JSONValue = .object(JSONObject([("resourceVersion", .string(version))]))
+    var metadataMembers: [(String, JSONValue)] = [("resourceVersion", .string(version))]
+    if let occurrence {
+      let counted = (countedOccurrences(of: stored) + [occurrence]).suffix(rememberedOccurrences)
+      var list = ""
+      for id in counted { list += list.isEmpty ? id : " " + id }
+      metadataMembers.append(("annotations", .object(JSONObject([(occurrencesAnnotation, .string(list))]))))
+    }
+    let metadata: JSONValue = .object(JSONObject(metadataMembers))
     switch pending.api {
     case .eventsV1:
       let series: JSONValue = .object(

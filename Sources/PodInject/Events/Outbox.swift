@@ -55,6 +55,13 @@ public struct PendingEvent: Sendable, Equatable {
     lastObservedTime = json["lastObservedTime"]?.stringValue ?? ""
   }
 
+  /// The id of the occurrence an outbox file holds: its name, which is unique on one host, with the
+  /// reporting instance, which tells the hosts apart.
+  public func occurrenceID(fileName: String) -> String {
+    let instance = body["reportingInstance"]?.stringValue ?? ""
+    return String(FNV1a64.hex(instance + "\u{0}" + fileName).prefix(12))
+  }
+
   /// Where the Event is created.
   public var collectionPath: String { EventAggregation.collectionPath(api, namespace: namespace) }
   /// Where the existing Event lives.
