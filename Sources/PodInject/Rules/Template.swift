@@ -13,9 +13,6 @@
 public struct Template: Sendable, Equatable {
   /// The source text, as written in the config.
   public let text: String
-  /// The field paths the template reads, in order of first use, e.g. `[".metadata.labels.app"]`; keys that
-  /// are not identifiers are written `["example.com/team"]`, array indexes `[0]`.
-  public let references: [String]
   let segments: [Segment]
 
   /// Text without actions (no `{{` at all): rendering returns `text` itself, whatever the pod.
@@ -25,6 +22,12 @@ public struct Template: Sendable, Equatable {
     self.text = text
     self.segments = segments
     self.isLiteral = isLiteral
+  }
+
+  /// The field paths the template reads, in order of first use, e.g. `[".metadata.labels.app"]`; keys that
+  /// are not identifiers are written `["example.com/team"]`, array indexes `[0]`. Worked out when asked
+  /// (explain, check-config), not for every templated string of every admission.
+  public var references: [String] {
     var references: [String] = []
     for case .action(let expression) in segments {
       expression.collectPaths { path in
@@ -32,7 +35,7 @@ public struct Template: Sendable, Equatable {
         if !references.contains(name) { references.append(name) }
       }
     }
-    self.references = references
+    return references
   }
 
   /// The template's text with every action replaced by its value in `root` (the pod, with `request`).
