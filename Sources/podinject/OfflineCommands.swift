@@ -73,8 +73,7 @@ enum ApplyCommand: Command {
       switch output {
       case "json": rendered.append(documents[index].prettyPrinted())
       case "patch":
-        let patches = pods.map { Manifests.documentPatch($0).json }
-        rendered.append((patches.count == 1 ? patches[0] : .array(patches)).prettyPrinted())
+        rendered.append(Manifests.documentPatch(pods).json.prettyPrinted())
       default: rendered.append(YAML.render(documents[index]))
       }
     }
@@ -171,7 +170,8 @@ enum EventsFlushCommand: Command {
     let line = LogLine.delivery(
       report.map(EventCounts.init) ?? EventCounts(), waiting: waiting, problems: problems, time: now)
     Delivery.writeLog(line, settings: settings, fallbackToStderr: true)
-    return waiting == 0 && report != nil ? Exit.success : stillWaiting
+    // Nothing left waiting is success, whether or not there was an API server to send to.
+    return waiting == 0 ? Exit.success : stillWaiting
   }
 }
 

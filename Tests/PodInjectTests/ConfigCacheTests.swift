@@ -41,13 +41,25 @@ struct ConfigCacheTests {
     resized.size += 1
     #expect(ConfigCache.config(from: entry, path: "/a/config.yaml", fingerprint: resized) == nil)
     #expect(ConfigCache.config(from: entry, path: "/b/config.yaml", fingerprint: Self.fingerprint) == nil)
-    let otherVersion = String(decoding: entry, as: UTF8.self).replacing(
-      "\"version\":\"\(PodInjectVersion.current)\"", with: "\"version\":\"0.0.0-other\"")
-    #expect(
-      ConfigCache.config(from: Array(otherVersion.utf8), path: "/a/config.yaml", fingerprint: Self.fingerprint) == nil)
+    let otherVersion = ConfigCache.entry(
+      for: parsed, path: "/a/config.yaml", fingerprint: Self.fingerprint, version: "0.0.0-other")
+    #expect(ConfigCache.config(from: otherVersion, path: "/a/config.yaml", fingerprint: Self.fingerprint) == nil)
     #expect(ConfigCache.config(from: Array("{}".utf8), path: "/a/config.yaml", fingerprint: Self.fingerprint) == nil)
-    #expect(
-      ConfigCache.config(from: Array("not json".utf8), path: "/a/config.yaml", fingerprint: Self.fingerprint) == nil)
+    #expect(ConfigCache.config(from: ConfigCache.magic, path: "/a/config.yaml", fingerprint: Self.fingerprint) == nil)
+  }
+
+  @Test func aDamagedEntryIsIgnoredNeverTrusted() throws {
+    let entry = ConfigCache.entry(for: try Self.loadSamples(), path: "/a/config.yaml", fingerprint: Self.fingerprint)
+    // Every truncation, and a flipped byte at every tenth position, gives nil or a configuration; never a crash.
+    for end in stride(from: 0, to: entry.count, by: 7) {
+      #expect(
+        ConfigCache.config(from: Array(entry[..<end]), path: "/a/config.yaml", fingerprint: Self.fingerprint) == nil)
+    }
+    for position in stride(from: ConfigCache.magic.count, to: entry.count, by: 10) {
+      var damaged = entry
+      damaged[position] ^= 0xFF
+      _ = ConfigCache.config(from: damaged, path: "/a/config.yaml", fingerprint: Self.fingerprint)
+    }
   }
 }
 

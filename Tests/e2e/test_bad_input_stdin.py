@@ -47,8 +47,8 @@ def _numbers(line: str) -> list[int]:
 
 BAD = {
     # name: (input, words one of which must name the problem, expected byte offset range or None)
-    "empty": (b"", ("empty", "no input", "no data", "0 bytes", "end of input", "eof"), None),
-    "whitespace-only": (b"  \n\t\n", ("empty", "no input", "end of input", "eof", "no document"), None),
+    "empty": (b"", ("empty", "no input", "no data", "0 bytes", "end of input", "eof"), (0, 0)),
+    "whitespace-only": (b"  \n\t\n", ("empty", "no input", "end of input", "eof", "no document"), (5, 5)),
     "not-json": (b"hello, world\n", ("json", "yaml", "parse", "invalid", "unexpected"), (0, 13)),
     "truncated": (GOOD_COMPACT[: len(GOOD_COMPACT) // 2], ("truncated", "end of", "eof", "unexpected",
                                                             "incomplete", "unterminated", "parse"),
@@ -86,6 +86,42 @@ def test_bad_input(name, podinject_bin):
     if offset is not None:
         lo, hi = offset
         assert any(lo <= n <= hi for n in _numbers(line)), f"no byte offset in [{lo}, {hi}] in {line!r}"
+
+
+@pytest.mark.parametrize("data", [b"", b"  \n\t\n"], ids=["empty", "whitespace-only"])
+def test_empty_input_names_the_byte_offset(data, podinject_bin):
+    """Empty input is not valid JSON: the reason says so and where the input ended (SPEC §6)."""
+    line = _one_line(h.admit(data))
+    assert re.search(rf"\bbyte {len(data)}\b", line), line
+    assert "empty" in line.lower() and "admissionreview" in line.lower(), line
+
+
+def _deepest_opener(data: bytes, depth: int) -> int:
+    """The byte offset of the `[` that opens nesting level `depth` in a `_nested` document."""
+    start = data.index(b"[" * (depth - 3))
+    return start + depth - 4
+
+
+def test_nesting_exactly_256_is_answered(podinject_bin, tmp_path):
+    data = _nested(256)
+    review = json.loads(data)
+    r = h.admit(data, config=h.config_copy(h.SAMPLES / "config.yaml", tmp_path, api="none"))
+    assert r.returncode == 0, r.describe()
+    answer = r.json()
+    h.check_echo(answer, review)
+    patched = h.apply_patch(review["request"]["object"], h.patch_of(answer))
+    assert patched["x-deep"] == review["request"]["object"]["x-deep"]
+
+
+@pytest.mark.parametrize("depth", [257, 258, 1000])
+def test_nesting_over_256_is_refused_at_its_offset(depth, podinject_bin):
+    """One level too many: exit 2, one line naming nesting and the byte offset where level 257 opens."""
+    data = _nested(depth)
+    line = _one_line(h.admit(data))
+    assert any(w in line.lower() for w in ("nest", "depth", "deep")), line
+    assert "256" in line, f"the line should name the limit: {line!r}"
+    offset = _deepest_opener(data, 257)
+    assert data[offset:offset + 1] == b"[" and re.search(rf"\bbyte {offset}\b", line), (offset, line)
 
 
 def test_nesting_250_is_answered(podinject_bin, tmp_path):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import threading
 from dataclasses import dataclass
@@ -249,3 +250,148 @@ def test_v1beta1_is_answered_in_v1beta1(podinject_bin, home):
     body = (h.SAMPLES / "review-v1beta1.json").read_bytes()
     answer = _ok_review(run_cgi(body, env_for(home, body=body)), json.loads(body))
     assert answer["apiVersion"] == h.ADMISSION_V1BETA1
+
+
+# --------------------------------------------------------------------------------------------
+# SPEC §6 exactly: every refusal is a JSON Status; the nesting limit; the body limit and drain cap
+# --------------------------------------------------------------------------------------------
+
+DRAIN_CAP = 64 * 1024 * 1024  # HTTPFront.drainCapBytes; the README: "its 64 MiB drain cap"
+K8S_REASONS = {400: "BadRequest", 405: "MethodNotAllowed", 413: "RequestEntityTooLarge", 415: "UnsupportedMediaType"}
+REASON_PHRASES = {400: "Bad Request", 405: "Method Not Allowed", 411: "Length Required", 413: "Payload Too Large",
+                  415: "Unsupported Media Type"}
+
+
+def _nested_body(depth: int) -> bytes:
+    """The sample review with an unknown field nested so that the document is `depth` levels deep
+    (review 1, request 2, object 3, then arrays)."""
+    review = json.loads(GOOD)
+    review["request"]["object"]["x-deep"] = "@@"
+    n = depth - 3
+    return h.review_bytes(review).replace(b'"@@"', b"[" * n + b"]" * n)
+
+
+REFUSALS = {
+    # name: (status, body, env overrides)
+    "400-truncated": (400, GOOD[: len(GOOD) // 2], {}),
+    "400-empty-body": (400, b"", {"length": 0}),
+    "405-get": (405, b"", {"method": "GET", "content_type": None, "length": None}),
+    "405-put-with-body": (405, GOOD, {"method": "PUT"}),
+    "411-no-length": (411, b"", {"length": None}),
+    "413-over-limit": (413, GOOD + b" " * (h.MAX_BODY + 1 - len(GOOD)), {}),
+    "415-text-plain": (415, GOOD, {"content_type": "text/plain"}),
+}
+
+
+@pytest.mark.parametrize("name", list(REFUSALS))
+def test_every_refusal_is_a_json_status(name, podinject_bin, home):
+    status, body, overrides = REFUSALS[name]
+    kwargs = {"body": body, **overrides}
+    run = run_cgi(body, env_for(home, **kwargs))
+    resp = _refusal(run, status, body or None)
+    assert resp.reason == REASON_PHRASES[status], resp.header_block
+    st = _status_body(resp, status)
+    if status in K8S_REASONS:
+        assert st.get("reason") == K8S_REASONS[status], st
+    assert ("allow" in resp.headers) == (status == 405), resp.headers
+    if status == 405:
+        assert resp.headers["allow"].replace(" ", "").upper() == "POST", resp.headers
+    # The CGI header block is Status, Content-Type (and Allow for 405): nothing else leaks in
+    assert set(resp.headers) <= {"status", "content-type", "allow", "content-length"}, resp.headers
+    assert run.result.stdout.startswith(resp.header_block + b"\r\n")
+
+
+def test_empty_body_is_400_naming_the_offset(podinject_bin, home):
+    run = run_cgi(b"", env_for(home, body=b"", length=0))
+    st = _status_body(_refusal(run, 400), 400)
+    assert re.search(r"\bbyte 0\b", st["message"]) and "empty" in st["message"], st
+
+
+def test_nesting_exactly_256_is_answered(podinject_bin, home):
+    body = _nested_body(256)
+    review = json.loads(body)
+    answer = _ok_review(run_cgi(body, env_for(home, body=body)), review)
+    patched = h.apply_patch(review["request"]["object"], h.patch_of(answer))
+    assert patched["x-deep"] == review["request"]["object"]["x-deep"]
+
+
+def test_nesting_257_is_400_with_status(podinject_bin, home):
+    body = _nested_body(257)
+    st = _status_body(_refusal(run_cgi(body, env_for(home, body=body)), 400, body), 400)
+    offset = body.index(b"[" * 254) + 253  # the `[` opening level 257
+    assert re.search(rf"\bbyte {offset}\b", st["message"]) and "256" in st["message"], st
+
+
+def test_over_limit_under_drain_cap_is_drained_completely(podinject_bin, home):
+    """16 MiB (over the 3 MiB limit, under the drain cap): every byte is read before the 413, so a
+    writer that sends the whole body first (fcgiwrap) is never blocked or cut off."""
+    body = b" " * (16 * 1024 * 1024)
+    run = run_cgi(body, env_for(home, body=body), chunk=1024 * 1024)
+    _status_body(_refusal(run, 413, body), 413)
+
+
+def test_body_of_exactly_the_drain_cap_is_drained_completely(podinject_bin, home):
+    body = b" " * DRAIN_CAP
+    run = run_cgi(body, env_for(home, body=body), chunk=1024 * 1024)
+    _status_body(_refusal(run, 413, body), 413)
+
+
+def test_smaller_max_body_bytes_drains_too(podinject_bin, home):
+    body = GOOD
+    run = run_cgi(body, env_for(home, body=body), args=["--max-body-bytes", str(len(GOOD) - 1)])
+    st = _status_body(_refusal(run, 413, body), 413)
+    assert str(len(GOOD) - 1) in st["message"], st
+
+
+def _run_cgi_endless(env: dict[str, str], deadline: float) -> tuple[CGIRun, float]:
+    """A host that never stops sending: podinject must stop reading at the drain cap and answer."""
+    import time
+
+    proc = subprocess.Popen([str(h.BIN)], stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            env=env, cwd=h.REPO)
+    state = {"written": 0, "error": None}
+    block = b" " * (1024 * 1024)
+
+    def writer():
+        try:
+            while True:
+                proc.stdin.write(block)
+                state["written"] += len(block)
+        except (BrokenPipeError, OSError, ValueError) as e:
+            state["error"] = f"{type(e).__name__}: {e}"
+
+    out, err = [], []
+    threads = [threading.Thread(target=writer, daemon=True),
+               threading.Thread(target=lambda: out.append(proc.stdout.read()), daemon=True),
+               threading.Thread(target=lambda: err.append(proc.stderr.read()), daemon=True)]
+    t0 = time.monotonic()
+    for t in threads:
+        t.start()
+    try:
+        rc = proc.wait(timeout=deadline)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+        raise AssertionError(f"podinject kept reading an endless body ({state['written']} bytes written)") from None
+    elapsed = time.monotonic() - t0
+    threads[1].join(timeout=5)
+    threads[2].join(timeout=5)
+    threads[0].join(timeout=5)
+    return CGIRun(h.Result([str(h.BIN)], rc, b"".join(out), b"".join(err)), state["written"], state["error"]), elapsed
+
+
+@pytest.mark.parametrize("framing", ["content-length", "chunked"])
+def test_body_far_over_the_drain_cap_does_not_hang(framing, podinject_bin, home):
+    if framing == "chunked":
+        env = env_for(home, length=None, HTTP_TRANSFER_ENCODING="chunked")
+    else:
+        env = env_for(home, length=1 << 40)  # 1 TiB announced, and sent for as long as it is read
+    run, elapsed = _run_cgi_endless(env, deadline=h.TIMEOUT)
+    _status_body(_refusal(run, 413), 413)
+    assert run.write_error, "the writer should have been cut off once podinject stopped reading"
+    # Read: the drain cap (plus, when chunked, the limit's worth read before the overflow showed);
+    # written: that, give or take the writer's 1 MiB block in flight.
+    most = DRAIN_CAP + (h.MAX_BODY if framing == "chunked" else 0)
+    assert most - 2 * 1024 * 1024 <= run.written <= most + 1024 * 1024, \
+        f"podinject read about {run.written} bytes; expected about {most} (drain cap {DRAIN_CAP})"
+    assert elapsed < 5, f"{elapsed:.1f}s to refuse an endless body"

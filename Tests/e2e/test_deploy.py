@@ -630,8 +630,8 @@ def run_commands(stage: dict) -> list[str]:
     return out
 
 
-def readme_build_commands() -> list[str]:
-    readme = (h.REPO / "README.md").read_text()
+def readme_build_commands(readme: str | None = None) -> list[str]:
+    readme = (h.REPO / "README.md").read_text() if readme is None else readme
     m = re.search(r"^### Building the image\n(.*?)(?=^#{1,3} )", readme, re.S | re.M)
     assert m, "README.md has no '### Building the image' section"
     blocks = re.findall(r"```sh\n(.*?)```", m.group(1), re.S)
@@ -641,18 +641,157 @@ def readme_build_commands() -> list[str]:
     return commands
 
 
-def test_dockerfile_build_stage_runs_the_readme_build():
-    stages = dockerfile_stages(DEPLOY / "docker" / "Dockerfile")
+# Build-stage variables that cannot change what is built.
+BUILD_NEUTRAL_VARIABLES = {"DEBIAN_FRONTEND"}
+# Build-stage commands that are not build steps: package index upkeep, plumbing, and running the binary
+# just built (a smoke check).
+BUILD_HOUSEKEEPING = [r"apt-get update(?: -\S+)*", r"apt-get clean", r"rm -rf /var/lib/apt/lists/\*", r"mkdir .+",
+                      r"cp .+", r"\.build/release/podinject(?: .*)?"]
+_ASSIGNMENT = re.compile(r"([A-Za-z_][A-Za-z0-9_]*)=(.*)", re.S)
+
+
+def _split_assignments(command: str) -> tuple[dict[str, str], str]:
+    """`A=1 B=2 cmd args` -> ({A: 1, B: 2}, "cmd args")."""
+    words = shlex.split(command)
+    env = {}
+    while words and _ASSIGNMENT.fullmatch(words[0]):
+        name, value = _ASSIGNMENT.fullmatch(words.pop(0)).groups()
+        env[name] = value
+    return env, " ".join(words)
+
+
+def _variables_of(keyword: str, args: str) -> dict[str, str]:
+    """The variables an ENV or ARG instruction sets; an ARG without a default is whatever --build-arg says."""
+    words = shlex.split(args)
+    if keyword == "ENV" and words and "=" not in words[0]:
+        return {words[0]: " ".join(words[1:])}  # legacy `ENV NAME value`
+    out = {}
+    for word in words:
+        m = _ASSIGNMENT.fullmatch(word)
+        if m:
+            out[m.group(1)] = m.group(2)
+        else:
+            assert keyword == "ARG", f"cannot parse {keyword} {args}"
+            out[word] = f"<--build-arg {word}>"
+    return out
+
+
+def _build_step(command: str, env: dict[str, str]) -> tuple[str, tuple] | None:
+    prefix, rest = _split_assignments(command)
+    if any(re.fullmatch(p, rest) for p in BUILD_HOUSEKEEPING):
+        return None
+    effective = {k: v for k, v in {**env, **prefix}.items() if k not in BUILD_NEUTRAL_VARIABLES}
+    return rest, tuple(sorted(effective.items()))
+
+
+def dockerfile_build_steps(stage: dict) -> list[tuple[str, tuple]]:
+    """(command, the variables it runs with) for every build step of a Dockerfile stage."""
+    env: dict[str, str] = {}
+    steps = []
+    for keyword, args in stage["instructions"]:
+        if keyword in ("ENV", "ARG"):
+            env.update(_variables_of(keyword, args))
+        elif keyword == "SHELL":
+            raise AssertionError(f"the build stage changes its shell: SHELL {args}")
+        elif keyword == "RUN":
+            assert not args.startswith("["), f"exec-form RUN is not compared with the README: RUN {args}"
+            for c in run_commands({"instructions": [(keyword, args)]}):
+                step = _build_step(c, env)
+                if step:
+                    steps.append(step)
+    return steps
+
+
+def readme_build_steps(commands: list[str]) -> list[tuple[str, tuple]]:
+    env: dict[str, str] = {}
+    steps = []
+    for c in commands:
+        if c.startswith("export "):
+            env.update(_variables_of("ENV", c[len("export "):]))
+            continue
+        step = _build_step(c, env)
+        if step:
+            steps.append(step)
+    return steps
+
+
+def check_build_stage(dockerfile: Path, readme: str | None = None) -> None:
+    """The Dockerfile's build stage is the README's build: the same commands, in the same order, with the
+    same build-changing variables (ENV, ARG or VAR=value prefixes), and nothing else."""
+    stages = dockerfile_stages(dockerfile)
     build = stages[0]
     assert re.fullmatch(r"swift:6\.3[\w.-]*-bookworm", build["from"]), build["from"]
-    commands = run_commands(build)
-    readme = readme_build_commands()
-    assert "scripts/build" in readme and "scripts/build" in commands
-    assert any("libyaml-dev" in c for c in readme)
-    for c in readme:
-        assert c in commands, f"README's build command {c!r} is not run by the Dockerfile's build stage {commands}"
+    documented = readme_build_commands(readme)
+    assert "scripts/build" in [_split_assignments(c)[1] for c in documented]
+    assert any("libyaml-dev" in c for c in documented)
+    docker, readme_steps = dockerfile_build_steps(build), readme_build_steps(documented)
+    for step in docker:
+        assert step in readme_steps, f"the Dockerfile's build step {step} is not the README's build {readme_steps}"
+    for step in readme_steps:
+        assert step in docker, f"README's build step {step} is not run by the Dockerfile's build stage {docker}"
+    assert docker == readme_steps, f"order differs: Dockerfile {docker}, README {readme_steps}"
     # Nothing else builds the binary (no other swift build line).
-    assert not [c for c in commands if re.search(r"\bswift build\b", c)]
+    assert not [c for c in run_commands(build) if re.search(r"\bswift build\b", c)]
+
+
+def test_dockerfile_build_stage_runs_the_readme_build():
+    check_build_stage(DEPLOY / "docker" / "Dockerfile")
+
+
+_BUILD_ANCHOR = "RUN scripts/build\n"
+
+
+def _mutated(tmp_path: Path, edit) -> Path:
+    text = (DEPLOY / "docker" / "Dockerfile").read_text()
+    assert _BUILD_ANCHOR in text
+    path = tmp_path / "Dockerfile"
+    path.write_text(edit(text))
+    return path
+
+
+def _before_build(line: str):
+    return lambda text: text.replace(_BUILD_ANCHOR, line + "\n" + _BUILD_ANCHOR, 1)
+
+
+BUILD_STAGE_MUTATIONS = {
+    "env-link-dynamic": (_before_build("ENV PODINJECT_LINK=dynamic"), False),
+    "env-legacy-form": (_before_build("ENV PODINJECT_LINK dynamic"), False),
+    "arg-with-default": (_before_build("ARG PODINJECT_LINK=dynamic"), False),
+    "arg-without-default": (_before_build("ARG PODINJECT_LINK"), False),
+    "env-path": (_before_build("ENV PATH=/opt/other-swift/usr/bin:$PATH"), False),
+    "prefix-on-build": (lambda t: t.replace(_BUILD_ANCHOR, "RUN PODINJECT_LINK=dynamic scripts/build\n", 1), False),
+    "extra-swift-build": (_before_build("RUN swift build -c release"), False),
+    "build-missing": (lambda t: t.replace(_BUILD_ANCHOR, "", 1), False),
+    "package-dropped": (lambda t: t.replace("libstdc++-12-dev gcc", "libstdc++-12-dev", 1), False),
+    "extra-package-step": (_before_build("RUN apt-get install -y curl"), False),
+    "steps-reordered": (lambda t: t.replace(_BUILD_ANCHOR, "", 1).replace(
+        "RUN apt-get update", "RUN scripts/build\nRUN apt-get update", 1), False),
+    # housekeeping and neutral settings are not build steps
+    "neutral-frontend": (_before_build("ENV DEBIAN_FRONTEND=noninteractive"), True),
+    "housekeeping": (_before_build("RUN mkdir -p /out && cp README.md /out/ && apt-get clean"), True),
+}
+
+
+@pytest.mark.parametrize("name", list(BUILD_STAGE_MUTATIONS))
+def test_build_stage_check_catches_drift(name, tmp_path):
+    """The check above fails on a Dockerfile that builds differently from the README, and only then."""
+    edit, accepted = BUILD_STAGE_MUTATIONS[name]
+    path = _mutated(tmp_path, edit)
+    if accepted:
+        check_build_stage(path)
+    else:
+        with pytest.raises(AssertionError):
+            check_build_stage(path)
+
+
+def test_build_stage_variables_are_allowed_when_the_readme_documents_them(tmp_path):
+    readme = (h.REPO / "README.md").read_text()
+    assert "\nscripts/build\n" in readme
+    documented = readme.replace("\nscripts/build\n", "\nPODINJECT_LINK=dynamic scripts/build\n", 1)
+    path = _mutated(tmp_path, _before_build("ENV PODINJECT_LINK=dynamic"))
+    check_build_stage(path, documented)
+    with pytest.raises(AssertionError):  # ... and the README's variant alone is not the Dockerfile's build
+        check_build_stage(DEPLOY / "docker" / "Dockerfile", documented)
 
 
 def test_dockerfile_runtime_stage_is_slim_non_root_with_libcurl():

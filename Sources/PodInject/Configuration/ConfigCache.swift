@@ -15,40 +15,62 @@ public struct FileFingerprint: Sendable, Equatable {
     self.changed = changed
   }
 
-  var json: JSONValue {
-    .array([
-      .number(String(device)), .number(String(inode)), .number(String(size)),
-      .string(modified.microTime), .string(changed.microTime),
-    ])
+  /// The fingerprint as the cache stores it: seven plain numbers, cheap to compare.
+  var cacheJSON: JSONValue { .array(fields.map { .number(String($0)) }) }
+
+  /// Whether `stored` is this fingerprint's `cacheJSON`, read without formatting anything.
+  func matches(_ stored: JSONValue?) -> Bool {
+    guard case .array(let stored)? = stored, stored.count == fields.count else { return false }
+    for (field, value) in zip(stored, fields) {
+      guard case .number(let text) = field, UInt64(text) == value else { return false }
+    }
+    return true
+  }
+
+  private var fields: [UInt64] {
+    [
+      device, inode, UInt64(truncatingIfNeeded: size),
+      UInt64(truncatingIfNeeded: modified.secondsSinceEpoch), UInt64(truncatingIfNeeded: modified.microseconds),
+      UInt64(truncatingIfNeeded: changed.secondsSinceEpoch), UInt64(truncatingIfNeeded: changed.microseconds),
+    ]
   }
 }
 
-/// A validated configuration kept as JSON beside the process, so that an admission does not parse
-/// and validate the same YAML again: that was most of a CGI admission's own work. An entry is used
-/// only for the same file (fingerprint), the same path and the same podinject version; anything
-/// else, or anything unreadable, means parsing the file as usual.
+/// A validated configuration kept beside the process, so that an admission does not parse and
+/// validate the same YAML again: that was most of a CGI admission's own work. An entry is used only
+/// for the same file (fingerprint), the same path and the same podinject version; anything else, or
+/// anything unreadable, means parsing the file as usual. Entries are `BinaryJSON` after a magic line:
+/// reading JSON text back was itself a quarter of an admission.
 public enum ConfigCache {
+  /// The first bytes of every entry; a different format gets a different magic.
+  static let magic = Array("podinject-config-cache 2\n".utf8)
+
   /// The entry to store for `config`, loaded from `path` with `fingerprint`.
-  public static func entry(for config: InjectionConfig, path: String, fingerprint: FileFingerprint) -> [UInt8] {
-    JSONValue.object(
-      JSONObject([
-        ("version", .string(PodInjectVersion.current)), ("path", .string(path)), ("fingerprint", fingerprint.json),
-        ("config", config.cacheJSON),
-      ])
-    ).serializedBytes()
+  public static func entry(
+    for config: InjectionConfig, path: String, fingerprint: FileFingerprint,
+    version: String = PodInjectVersion.current
+  ) -> [UInt8] {
+    magic
+      + BinaryJSON.encode(
+        .object(
+          JSONObject([
+            ("version", .string(version)), ("path", .string(path)), ("fingerprint", fingerprint.cacheJSON),
+            ("config", config.cacheJSON),
+          ])))
   }
 
   /// The cached configuration when `bytes` is an entry for exactly this file; else nil.
   public static func config(from bytes: [UInt8], path: String, fingerprint: FileFingerprint) -> InjectionConfig? {
-    guard let entry = try? JSONParser.parse(bytes, maxDepth: 64),
+    guard bytes.starts(with: magic), let value = BinaryJSON.decode(bytes, from: magic.count, maxDepth: 512),
+      var entry = CacheReader(value),
       entry["version"]?.stringValue == PodInjectVersion.current, entry["path"]?.stringValue == path,
-      entry["fingerprint"] == fingerprint.json, let config = entry["config"]
+      fingerprint.matches(entry["fingerprint"]), let config = entry["config"]
     else { return nil }
     return InjectionConfig(cacheJSON: config)
   }
 
   /// The entry's file name for a configuration path.
-  public static func fileName(for path: String) -> String { "config-\(FNV1a64.hex(path)).json" }
+  public static func fileName(for path: String) -> String { "config-\(FNV1a64.hex(path)).cache" }
 }
 
 extension InjectionConfig {

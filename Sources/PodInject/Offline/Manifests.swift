@@ -35,7 +35,11 @@ public enum Manifests {
     if kind == "List", case .array(var items)? = object["items"] {
       var pods: [OfflinePod] = []
       for index in items.indices {
-        pods += apply(to: &items[index], config: config, environment: environment)
+        for var pod in apply(to: &items[index], config: config, environment: environment) {
+          // Re-rooted at the item, so that the document patch applies to the List itself.
+          pod.location.templatePath = JSONPointer(tokens: ["items", String(index)] + pod.location.templatePath.tokens)
+          pods.append(pod)
+        }
       }
       object["items"] = .array(items)
       document = .object(object)
@@ -105,6 +109,11 @@ public enum Manifests {
       reviewAPIVersion: AdmissionRequest.v1, uid: "offline", kind: "Pod", group: "", subResource: "",
       operation: "CREATE", namespace: namespace, object: pod, dryRun: false, raw: raw)
     return Review.run(request, config: config, environment: environment)
+  }
+
+  /// One JSON Patch for a whole manifest document: the patches of all its `pods`, each re-rooted.
+  public static func documentPatch(_ pods: [OfflinePod]) -> JSONPatch {
+    JSONPatch(pods.flatMap { documentPatch($0).operations })
   }
 
   /// The patch of `pod`, re-rooted so it applies to the manifest document itself.
