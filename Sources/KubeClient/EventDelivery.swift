@@ -50,7 +50,7 @@ public struct EventDeliverer {
     outbox.recoverStaleClaims(now: now)
     for name in outbox.pendingFiles() {
       guard remaining > 0 else { break }
-      guard let claim = outbox.claim(name) else { continue }
+      guard let claim = outbox.claim(name, now: now) else { continue }
       guard let bytes = outbox.read(claim), let json = try? JSONParser.parse(bytes),
         let pending = PendingEvent(json: json)
       else {
@@ -70,7 +70,10 @@ public struct EventDeliverer {
         report.aggregated += 1
         report.finished.insert(name)
       case .permanent(let why):
-        outbox.setAside(claim)
+        let pruned = outbox.setAside(claim)
+        if pruned > 0 {
+          report.problems.append("dropped the \(pruned) oldest set-aside Event(s) in \(outbox.rejectedDirectory)")
+        }
         report.rejected += 1
         report.finished.insert(name)
         report.problems.append("Event \(pending.namespace)/\(pending.name) refused for good, set aside: \(why)")

@@ -582,7 +582,7 @@ struct EventDelivererTests {
   @Test func aClaimOfALiveDelivererIsLeftAloneUntilItIsOld() throws {
     try Self.withOutbox { outbox in
       let name = try Self.spool(Self.event(), in: outbox)
-      let claim = try #require(outbox.claim(name))
+      let claim = try #require(outbox.claim(name, now: Self.now))
       let server = FakeAPIServer()
       let report = Self.deliverer(server, outbox).drain(now: Self.now)
       #expect(report == DeliveryReport())
@@ -591,6 +591,33 @@ struct EventDelivererTests {
       let later = Timestamp(secondsSinceEpoch: Self.now.secondsSinceEpoch + 601)
       #expect(Self.deliverer(server, outbox).drain(now: later).sent == 1)
       #expect(Self.names(in: outbox.directory).isEmpty)
+    }
+  }
+
+  @Test func aClaimIsAsOldAsItsClaimNotItsEntry() throws {
+    try Self.withOutbox { outbox in
+      // An entry spooled long ago, claimed just now by a live deliverer: not stale.
+      let old = Timestamp(secondsSinceEpoch: Self.now.secondsSinceEpoch - 3600)
+      let name = try Self.spool(Self.event(), in: outbox, at: old)
+      _ = try #require(outbox.claim(name, now: Self.now))
+      #expect(outbox.recoverStaleClaims(now: Timestamp(secondsSinceEpoch: Self.now.secondsSinceEpoch + 10)) == 0)
+      #expect(outbox.recoverStaleClaims(now: Timestamp(secondsSinceEpoch: Self.now.secondsSinceEpoch + 601)) == 1)
+      #expect(outbox.pendingFiles() == [name])
+    }
+  }
+
+  @Test func setAsideEntriesAreBoundedLikeTheOutbox() throws {
+    try Self.withOutbox { temporary in
+      let outbox = Outbox(directory: temporary.directory, capacity: 2)
+      var names: [String] = []
+      for offset in 0..<3 {
+        let time = Timestamp(secondsSinceEpoch: Self.now.secondsSinceEpoch + Int64(offset))
+        names.append(try Self.spool(Self.event(rule: "r\(offset)"), in: temporary, at: time))
+      }
+      var dropped = 0
+      for name in names { dropped += outbox.setAside(try #require(outbox.claim(name, now: Self.now))) }
+      #expect(dropped == 1)
+      #expect(Self.names(in: outbox.rejectedDirectory).sorted() == Array(names.dropFirst()).sorted())
     }
   }
 
@@ -614,7 +641,7 @@ struct EventDelivererTests {
       var taken: OutboxClaim?
       server.beforeAnswer = { _ in
         // Another deliverer takes the second file after this one listed the outbox.
-        if taken == nil { taken = outbox.claim(second) }
+        if taken == nil { taken = outbox.claim(second, now: Self.now) }
       }
       let report = Self.deliverer(server, outbox).drain(now: Self.now)
       #expect(taken != nil)

@@ -145,9 +145,11 @@ extension Outbox {
   /// Where permanently refused entries are kept for an operator to look at.
   public var rejectedDirectory: String { directory + "/rejected" }
 
-  /// Takes `name` for this process; nil when another deliverer was faster.
-  public func claim(_ name: String) -> OutboxClaim? {
-    let path = "\(directory)/.claim-\(getpid())-\(name)"
+  /// Takes `name` for this process at time `now`; nil when another deliverer was faster. The claim's
+  /// name records who took it and when (`.claim-<pid>-<seconds>-<name>`), so that its age is that of
+  /// the claim, not of the entry.
+  public func claim(_ name: String, now: Timestamp) -> OutboxClaim? {
+    let path = "\(directory)/.claim-\(getpid())-\(now.secondsSinceEpoch)-\(name)"
     guard rename("\(directory)/\(name)", path) == 0 else { return nil }
     return OutboxClaim(name: name, path: path)
   }
@@ -163,10 +165,20 @@ extension Outbox {
   /// A transient failure: the file goes back for a later deliverer.
   public func release(_ claim: OutboxClaim) { rename(claim.path, "\(directory)/\(claim.name)") }
 
-  /// A permanent refusal: the file is kept aside, never retried.
-  public func setAside(_ claim: OutboxClaim) {
+  /// A permanent refusal: the file is kept aside, never retried. The kept entries are bounded like
+  /// the outbox itself (a lasting 403 must not fill the volume); returns how many old ones went.
+  @discardableResult
+  public func setAside(_ claim: OutboxClaim) -> Int {
     _ = LocalFiles.makeDirectory(rejectedDirectory)
     if rename(claim.path, "\(rejectedDirectory)/\(claim.name)") != 0 { unlink(claim.path) }
+    let kept = LocalFiles.names(in: rejectedDirectory).filter { !$0.hasPrefix(".") && $0.hasSuffix(".json") }
+    guard kept.count > capacity else { return 0 }
+    var dropped = 0
+    for name in kept.sorted(by: { OutboxName.order($0) < OutboxName.order($1) }).prefix(kept.count - capacity)
+    where unlink("\(rejectedDirectory)/\(name)") == 0 {
+      dropped += 1
+    }
+    return dropped
   }
 
   /// Puts back claims whose deliverer died (its pid is gone), or that are older than `maxAgeSeconds`.
@@ -176,9 +188,15 @@ extension Outbox {
     for name in LocalFiles.names(in: directory) where name.hasPrefix(".claim-") {
       let rest = name.dropFirst(".claim-".count)
       guard let dash = rest.firstIndex(of: "-"), let pid = Int32(rest[..<dash]) else { continue }
-      let original = String(rest[rest.index(after: dash)...])
+      var original = String(rest[rest.index(after: dash)...])
+      // `<seconds>-<name>`; a claim without its time (an older podinject) is as old as its entry.
+      var claimed = OutboxName.order(original).0
+      if let timeEnd = original.firstIndex(of: "-"), let seconds = Int64(original[..<timeEnd]) {
+        claimed = seconds
+        original = String(original[original.index(after: timeEnd)...])
+      }
       let alive = kill(pid, 0) == 0 || errno == EPERM
-      let age = now.secondsSinceEpoch - OutboxName.order(original).0
+      let age = now.secondsSinceEpoch - claimed
       if !alive || age > maxAgeSeconds { stale.append((name, original)) }
     }
     var recovered = 0
