@@ -4,6 +4,7 @@ configuration comes from, and `events flush`'s exit status when Events must keep
 from __future__ import annotations
 
 import json
+import os
 import re
 import shlex
 import socket
@@ -299,7 +300,7 @@ def test_readme_first_block_is_the_two_make_commands():
         target = c.split()[1]
         assert rules.get(target), f"`{c}`: the Makefile has no recipe for {target!r}"
         assert phony and target in phony.group(1).split(), f"{target} is not .PHONY"
-        proc = subprocess.run(["make", "-n", target], cwd=h.REPO, capture_output=True, text=True, timeout=30)
+        proc = _make_dry_run(target)
         assert proc.returncode == 0, proc.stderr
     # CI runs the README's test command (issue 2: ".ci/run calls the README's test command")
     ci = [ln.strip() for ln in (h.REPO / ".ci" / "run").read_text().splitlines()
@@ -312,9 +313,17 @@ def _sample_command() -> str:
     return line
 
 
+def _make_dry_run(target: str) -> subprocess.CompletedProcess:
+    """`make -n TARGET` as a person would run it: outside any other make (under `make test` the inherited
+    MAKEFLAGS/MAKELEVEL would add "Entering directory" lines)."""
+    env = {k: v for k, v in os.environ.items() if k not in ("MAKEFLAGS", "MFLAGS", "MAKELEVEL", "MAKEOVERRIDES")}
+    return subprocess.run(["make", "--no-print-directory", "-n", target], cwd=h.REPO, env=env, capture_output=True,
+                          text=True, timeout=30)
+
+
 def test_make_sample_recipe_matches_make_and_the_readme():
     line = _sample_command()
-    dry = subprocess.run(["make", "-n", "sample"], cwd=h.REPO, capture_output=True, text=True, timeout=30)
+    dry = _make_dry_run("sample")
     assert dry.returncode == 0 and dry.stdout.splitlines()[-1].strip() == line, (dry.stdout, line)
     comment = dict(readme_quickstart())["make sample"]
     named = re.findall(r"samples/[\w.-]+", comment)
