@@ -35,13 +35,25 @@ public struct EventDeliverer {
   /// Monotonic milliseconds after which no new request starts.
   let deadline: Double
   let clock: () -> Double
+  /// Waits the given milliseconds (a real sleep in the program; tests record it instead).
+  let pause: (Int) -> Void
 
-  public init(transport: any KubeTransport, outbox: Outbox, deadline: Double, clock: @escaping () -> Double) {
+  public init(
+    transport: any KubeTransport, outbox: Outbox, deadline: Double, clock: @escaping () -> Double,
+    pause: @escaping (Int) -> Void = { _ in }
+  ) {
     self.transport = transport
     self.outbox = outbox
     self.deadline = deadline
     self.clock = clock
+    self.pause = pause
   }
+
+  /// The longest wait, in milliseconds, after the `attempt`-th update (from 0) lost to another reporter:
+  /// 2, 4, 8, 16, then 32. A burst of pods failing one rule starts as many deliverers at once, all
+  /// updating one Event; waiting a random part of this spreads them out instead of having them collide
+  /// again and again (which had a burst of 43 make some 800 requests, a third of them conflicts).
+  static func backoffCeiling(attempt: Int) -> Int { 2 << min(attempt, 4) }
 
   /// Delivers waiting entries, oldest first, until the outbox is empty, the budget is spent, or the
   /// API server looks unavailable (then the rest waits for a later deliverer).
@@ -112,7 +124,10 @@ public struct EventDeliverer {
 
   /// GET the stored Event and PATCH its count, retrying when another reporter got there first.
   private func aggregate(_ pending: PendingEvent, occurrence: String?) -> DeliveryOutcome {
-    for _ in 0..<32 {
+    for attempt in 0..<32 {
+      if attempt > 0 {
+        pause(max(0, min(Int.random(in: 0...Self.backoffCeiling(attempt: attempt - 1)), remaining - 1)))
+      }
       guard remaining > 0 else { return .transient("time budget spent") }
       let stored: JSONValue
       switch send("GET", pending.objectPath, nil, nil) {

@@ -47,7 +47,8 @@ enum Delivery {
     }
     let deliverer = EventDeliverer(
       transport: connection, outbox: Outbox(directory: settings.outbox),
-      deadline: started + Double(budgetMilliseconds), clock: IO.monotonicMilliseconds)
+      deadline: started + Double(budgetMilliseconds), clock: IO.monotonicMilliseconds,
+      pause: { milliseconds in if milliseconds > 0 { usleep(useconds_t(milliseconds) * 1000) } })
     let report = deliverer.drain(now: IO.now())
     return (report, report.problems.map { "\($0) (API server: \(credentials.origin))" })
   }

@@ -326,6 +326,53 @@ struct EventDelivererTests {
     }
   }
 
+  @Test func lostUpdatesBackOffARandomTimeWithinTheBudget() throws {
+    try Self.withOutbox { outbox in
+      let event = Self.event()
+      let path = Self.object(event, .coreV1)
+      let server = FakeAPIServer()
+      server.store(event.body(api: .coreV1), at: path)
+      var interferences = 3
+      server.beforeAnswer = { [unowned server] request in
+        // Other replicas win the next three updates.
+        guard request.method == "PATCH", interferences > 0, let stored = server.events[path] else { return }
+        interferences -= 1
+        server.store(stored, at: path)
+      }
+      _ = try Self.spool(event, in: outbox)
+      var pauses: [Int] = []
+      let deliverer = EventDeliverer(
+        transport: server, outbox: outbox, deadline: 10_000, clock: { server.clock }, pause: { pauses.append($0) })
+      #expect(deliverer.drain(now: Self.now).aggregated == 1)
+      #expect(server.requests("PATCH").count == 4)
+      // One wait before each retry, each a random part of its ceiling.
+      #expect(pauses.count == 3)
+      #expect(zip(pauses, [2, 4, 8]).allSatisfy { $0 >= 0 && $0 <= $1 }, "\(pauses)")
+      #expect((0..<6).map(EventDeliverer.backoffCeiling) == [2, 4, 8, 16, 32, 32])
+    }
+  }
+
+  @Test func noWaitOutlastsTheBudget() throws {
+    try Self.withOutbox { outbox in
+      let event = Self.event()
+      let path = Self.object(event, .coreV1)
+      let server = FakeAPIServer()
+      server.latency = 1
+      server.store(event.body(api: .coreV1), at: path)
+      server.beforeAnswer = { [unowned server] request in
+        guard request.method == "PATCH", let stored = server.events[path] else { return }
+        server.store(stored, at: path)  // every update loses
+      }
+      _ = try Self.spool(event, in: outbox)
+      var waited = 0
+      let deliverer = EventDeliverer(
+        transport: server, outbox: outbox, deadline: 20, clock: { server.clock + Double(waited) },
+        pause: { waited += $0 })
+      #expect(deliverer.drain(now: Self.now).deferred == 1)
+      #expect(server.clock + Double(waited) <= 21)
+    }
+  }
+
   @Test func anEventGoneBetweenConflictAndGetIsCreatedAgain() throws {
     try Self.withOutbox { outbox in
       let event = Self.event()
