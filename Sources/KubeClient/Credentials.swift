@@ -46,9 +46,18 @@ public enum CredentialSource {
   public static func resolve(
     kubeconfigOption: String?, environment: (String) -> String?, readFile: FileReader
   ) -> Result<Credentials?, CredentialsError> {
-    if let path = kubeconfigOption.flatMap({ $0.isEmpty ? nil : $0 }) ?? firstKubeconfig(environment("KUBECONFIG")) {
-      guard let bytes = readFile(path) else { return .failure(CredentialsError("cannot read kubeconfig \(path)")) }
-      return Result { () throws(CredentialsError) in try Kubeconfig.credentials(bytes, path: path, readFile: readFile) }
+    if let paths = kubeconfigPaths(option: kubeconfigOption, variable: environment("KUBECONFIG")) {
+      // As kubectl: the files of a $KUBECONFIG list that do not exist are skipped.
+      let read = paths.compactMap { path in readFile(path).map { (path, $0) } }
+      guard !read.isEmpty else {
+        return .failure(CredentialsError("cannot read kubeconfig \(paths.joined(separator: ":"))"))
+      }
+      return Result { () throws(CredentialsError) in
+        try Kubeconfig.credentials(
+          read.map { (path, bytes) throws(CredentialsError) in
+            try Kubeconfig.File(bytes, path: path)
+          }, readFile: readFile)
+      }
     }
     guard let host = environment("KUBERNETES_SERVICE_HOST"), !host.isEmpty else { return .success(nil) }
     let port = environment("KUBERNETES_SERVICE_PORT").flatMap { $0.isEmpty ? nil : $0 } ?? "443"
@@ -65,55 +74,83 @@ public enum CredentialSource {
     return .success(credentials)
   }
 
-  /// The first path of a `$KUBECONFIG` list (merging several files is not supported).
-  static func firstKubeconfig(_ value: String?) -> String? {
-    guard let value else { return nil }
-    return value.split(separator: ":").first.map(String.init)
+  /// The kubeconfig files to read: `--kubeconfig` alone, else the `$KUBECONFIG` list (empty entries
+  /// ignored, as kubectl does); nil when neither names a file.
+  static func kubeconfigPaths(option: String?, variable: String?) -> [String]? {
+    if let option, !option.isEmpty { return [option] }
+    let paths = (variable ?? "").split(separator: ":").map(String.init)
+    return paths.isEmpty ? nil : paths
   }
 }
 
-/// The subset of kubeconfig podinject understands: the current context's cluster and user.
+/// The subset of kubeconfig podinject understands: the current context's cluster and user, from one
+/// file or from a `$KUBECONFIG` list merged the way kubectl merges it: the first file to set
+/// `current-context` wins, and so does the first file to define a context, cluster or user of a given
+/// name; relative file paths are resolved against the file that holds the entry.
 enum Kubeconfig {
-  static func credentials(_ bytes: [UInt8], path: String, readFile: FileReader) throws(CredentialsError)
-    -> Credentials
-  {
+  /// One kubeconfig file, read.
+  struct File {
+    let path: String
     let document: JSONValue
-    do {
-      guard let first = try YAML.parseJSONDocuments(bytes).first else { throw CredentialsError("\(path): empty") }
-      document = first
-    } catch let error as CredentialsError {
-      throw error
-    } catch let error as YAMLError {
-      // Only the position: a conversion error quotes the scalar, and that scalar may be a token or a key.
-      throw CredentialsError("\(path): not valid YAML at line \(error.line), column \(error.column)")
-    } catch {
-      throw CredentialsError("\(path): \(error)")
+
+    init(_ bytes: [UInt8], path: String) throws(CredentialsError) {
+      self.path = path
+      do {
+        guard let first = try YAML.parseJSONDocuments(bytes).first else { throw CredentialsError("\(path): empty") }
+        document = first
+      } catch let error as CredentialsError {
+        throw error
+      } catch let error as YAMLError {
+        // Only the position: a conversion error quotes the scalar, and that scalar may be a token or a key.
+        throw CredentialsError("\(path): not valid YAML at line \(error.line), column \(error.column)")
+      } catch {
+        throw CredentialsError("\(path): \(error)")
+      }
     }
-    guard let contextName = document["current-context"]?.stringValue, !contextName.isEmpty else {
-      throw CredentialsError("\(path): no current-context")
-    }
-    guard let context = named(document["contexts"], contextName)?["context"] else {
-      throw CredentialsError("\(path): context \(contextName) not found")
+
+    /// The directory relative paths in this file start from.
+    var directory: String { path.contains("/") ? String(path[..<path.lastIndex(of: "/")!]) : "." }
+  }
+
+  /// An entry of a kubeconfig list (`clusters`, `contexts`, `users`) and the file it came from.
+  struct Entry {
+    let value: JSONValue?
+    let file: File
+  }
+
+  static func credentials(_ files: [File], readFile: FileReader) throws(CredentialsError) -> Credentials {
+    let origin = files.map(\.path).joined(separator: ":")
+    let currentContext = files.lazy.compactMap { $0.document["current-context"]?.stringValue }.first { !$0.isEmpty }
+    guard let contextName = currentContext else { throw CredentialsError("\(origin): no current-context") }
+    guard let context = named("contexts", contextName, in: files)?.value?["context"] else {
+      throw CredentialsError("\(origin): context \(contextName) not found")
     }
     let clusterName = context["cluster"]?.stringValue ?? ""
-    guard let cluster = named(document["clusters"], clusterName)?["cluster"] else {
-      throw CredentialsError("\(path): cluster \(clusterName) not found")
+    guard let clusterEntry = named("clusters", clusterName, in: files), let cluster = clusterEntry.value?["cluster"]
+    else {
+      throw CredentialsError("\(origin): cluster \(clusterName) not found")
     }
+    let clusterPath = clusterEntry.file.path
     guard let server = cluster["server"]?.stringValue, server.hasPrefix("https://") else {
-      throw CredentialsError("\(path): cluster \(clusterName) needs an https:// server")
+      throw CredentialsError("\(clusterPath): cluster \(clusterName) needs an https:// server")
     }
-    let directory = path.contains("/") ? String(path[..<path.lastIndex(of: "/")!]) : "."
-    func resolve(_ file: String) -> String { file.hasPrefix("/") ? file : directory + "/" + file }
-    func material(_ object: JSONValue?, data: String, file: String, what: String) throws(CredentialsError) -> [UInt8]? {
-      if let encoded = object?[data]?.stringValue {
+    func resolve(_ file: String, in source: File) -> String {
+      file.hasPrefix("/") ? file : source.directory + "/" + file
+    }
+    func material(_ entry: JSONValue?, from source: File, data: String, file: String, what: String)
+      throws(CredentialsError) -> [UInt8]?
+    {
+      if let encoded = entry?[data]?.stringValue {
         // Go's base64 decoder (kubectl's) skips line breaks, so wrapped data must work here too.
         let digits = encoded.filter { !$0.isNewline }
-        guard let decoded = Base64.decode(digits) else { throw CredentialsError("\(path): \(data) is not base64") }
+        guard let decoded = Base64.decode(digits) else {
+          throw CredentialsError("\(source.path): \(data) is not base64")
+        }
         return decoded
       }
-      if let name = object?[file]?.stringValue {
-        guard let bytes = readFile(resolve(name)) else {
-          throw CredentialsError("\(path): cannot read \(what) \(name)")
+      if let name = entry?[file]?.stringValue {
+        guard let bytes = readFile(resolve(name, in: source)) else {
+          throw CredentialsError("\(source.path): cannot read \(what) \(name)")
         }
         return bytes
       }
@@ -122,39 +159,50 @@ enum Kubeconfig {
 
     var credentials = Credentials(
       server: server.hasSuffix("/") ? String(server.dropLast()) : server,
-      origin: "kubeconfig \(path) (context \(contextName))")
+      origin: "kubeconfig \(origin) (context \(contextName))")
     credentials.certificateAuthority = try material(
-      cluster, data: "certificate-authority-data", file: "certificate-authority", what: "certificate authority")
+      cluster, from: clusterEntry.file, data: "certificate-authority-data", file: "certificate-authority",
+      what: "certificate authority")
     credentials.insecureSkipTLSVerify = cluster["insecure-skip-tls-verify"]?.boolValue ?? false
     credentials.tlsServerName = cluster["tls-server-name"]?.stringValue
 
     let userName = context["user"]?.stringValue ?? ""
-    guard userName.isEmpty || named(document["users"], userName) != nil else {
-      throw CredentialsError("\(path): user \(userName) not found")
+    let userEntry = userName.isEmpty ? nil : named("users", userName, in: files)
+    guard userName.isEmpty || userEntry != nil else {
+      throw CredentialsError("\(origin): user \(userName) not found")
     }
-    let user = named(document["users"], userName)?["user"]
-    if user?["exec"] != nil {
-      throw CredentialsError("\(path): user \(userName) uses an exec plugin, which podinject does not support")
+    guard let userEntry, let user = userEntry.value?["user"] else { return credentials }
+    let userPath = userEntry.file.path
+    if user["exec"] != nil {
+      throw CredentialsError("\(userPath): user \(userName) uses an exec plugin, which podinject does not support")
     }
-    if user?["auth-provider"] != nil {
-      throw CredentialsError("\(path): user \(userName) uses an auth-provider plugin, which podinject does not support")
+    if user["auth-provider"] != nil {
+      throw CredentialsError(
+        "\(userPath): user \(userName) uses an auth-provider plugin, which podinject does not support")
     }
-    if let token = user?["token"]?.stringValue, !token.isEmpty {
+    if let token = user["token"]?.stringValue, !token.isEmpty {
       credentials.token = .literal(token)
-    } else if let file = user?["tokenFile"]?.stringValue, !file.isEmpty {
-      credentials.token = .file(resolve(file))
+    } else if let file = user["tokenFile"]?.stringValue, !file.isEmpty {
+      credentials.token = .file(resolve(file, in: userEntry.file))
     }
     credentials.clientCertificate = try material(
-      user, data: "client-certificate-data", file: "client-certificate", what: "client certificate")
-    credentials.clientKey = try material(user, data: "client-key-data", file: "client-key", what: "client key")
+      user, from: userEntry.file, data: "client-certificate-data", file: "client-certificate",
+      what: "client certificate")
+    credentials.clientKey = try material(
+      user, from: userEntry.file, data: "client-key-data", file: "client-key", what: "client key")
     if (credentials.clientCertificate == nil) != (credentials.clientKey == nil) {
-      throw CredentialsError("\(path): user \(userName) needs both a client certificate and a client key")
+      throw CredentialsError("\(userPath): user \(userName) needs both a client certificate and a client key")
     }
     return credentials
   }
 
-  /// The entry called `name` in a kubeconfig list (`clusters`, `contexts`, `users`).
-  private static func named(_ list: JSONValue?, _ name: String) -> JSONValue? {
-    list?.arrayValue?.first { $0["name"]?.stringValue == name }
+  /// The first entry called `name` in the `list` (`clusters`, `contexts`, `users`) of any file, in order.
+  private static func named(_ list: String, _ name: String, in files: [File]) -> Entry? {
+    for file in files {
+      if let value = file.document[list]?.arrayValue?.first(where: { $0["name"]?.stringValue == name }) {
+        return Entry(value: value, file: file)
+      }
+    }
+    return nil
   }
 }

@@ -109,23 +109,47 @@ struct CredentialsTests {
     #expect(credentials.origin == "kubeconfig /option/config (context ctx)")
   }
 
-  @Test func theVariableWinsOverInClusterAndOnlyItsFirstFileIsRead() throws {
+  @Test func theVariableWinsOverInClusterAndTheFirstFileToSetAValueWins() throws {
     var environment = Self.inCluster
     environment["KUBECONFIG"] = "/first/config:/second/config"
     var files = Self.serviceAccountFiles
     files["/first/config"] = Array(Self.kubeconfig(cluster: "server: https://first:6443").utf8)
     files["/second/config"] = Array(Self.kubeconfig(cluster: "server: https://second:6443").utf8)
-    var reads: [String] = []
-    let result = CredentialSource.resolve(
-      kubeconfigOption: nil, environment: { environment[$0] },
-      readFile: { path in
-        reads.append(path)
-        return files[path]
-      })
-    let credentials = try #require(try result.get())
+    let credentials = try #require(try Self.resolve(environment: environment, files: files).get())
     #expect(credentials.server == "https://first:6443")
-    #expect(credentials.origin == "kubeconfig /first/config (context ctx)")
-    #expect(reads == ["/first/config"])
+    #expect(credentials.origin == "kubeconfig /first/config:/second/config (context ctx)")
+  }
+
+  @Test func aKubeconfigListIsMergedTheWayKubectlMergesIt() throws {
+    // The context comes from the first file, the cluster and user it names from the second, whose
+    // relative paths start from its own directory; a file that does not exist is skipped.
+    let first = """
+      current-context: work
+      contexts:
+      - name: work
+        context: {cluster: prod, user: deployer}
+      """
+    let second = """
+      current-context: ignored
+      clusters:
+      - name: prod
+        cluster: {server: "https://prod.example:6443", certificate-authority: ca.crt}
+      users:
+      - name: deployer
+        user: {tokenFile: tokens/deployer}
+      """
+    let files = [
+      "/home/me/.kube/first": Array(first.utf8), "/etc/kube/second": Array(second.utf8), "/etc/kube/ca.crt": Self.ca,
+    ]
+    let environment = ["KUBECONFIG": "/home/me/.kube/first::/nowhere/config:/etc/kube/second"]
+    let credentials = try #require(try Self.resolve(environment: environment, files: files).get())
+    #expect(credentials.server == "https://prod.example:6443")
+    #expect(credentials.certificateAuthority == Self.ca)
+    #expect(credentials.token == .file("/etc/kube/tokens/deployer"))
+    #expect(credentials.origin.hasSuffix("(context work)"))
+    // Not one of them readable: an error naming the list.
+    let none = Self.message(Self.resolve(environment: ["KUBECONFIG": "/a/config:/b/config"]))
+    #expect(none == "cannot read kubeconfig /a/config:/b/config")
   }
 
   @Test func anEmptyOptionFallsBackToTheVariable() throws {
