@@ -385,6 +385,34 @@ def test_kubeconfig_relative_paths_resolve_against_its_directory(kubeapi, tmp_pa
     assert site.api.requests[0].identity == CERT_USER
 
 
+def test_kubeconfig_list_is_merged_as_kubectl_merges_it(kubeapi, tmp_path, podinject_bin):
+    """$KUBECONFIG as a list: missing files are skipped; the first file to set current-context wins, and the
+    first to define a name; relative paths resolve against the file holding the entry."""
+    kc = kubeapi.write_kubeconfig(tmp_path / "kc" / "kubeconfig", "cert-files", ca="file", relative=True)
+    full = yaml.safe_load(kc.read_text())
+    context = full["current-context"]
+    # First file: only the current context, and a decoy context of the same name in a later file.
+    first = tmp_path / "first" / "config"
+    first.parent.mkdir()
+    first.write_text(yaml.safe_dump({"apiVersion": "v1", "kind": "Config", "current-context": context,
+                                     "contexts": full["contexts"]}))
+    decoy = dict(full, **{"current-context": "decoy", "clusters": [], "users": []})
+    decoy["contexts"] = [{"name": context, "context": {"cluster": "nowhere", "user": "nobody"}}]
+    last = tmp_path / "last" / "config"
+    last.parent.mkdir()
+    last.write_text(yaml.safe_dump(decoy))
+    # The clusters and users stay in the generated file, beside the relative files they name.
+    rest = dict(full)
+    rest.pop("current-context")
+    rest["contexts"] = []
+    kc.write_text(yaml.safe_dump(rest))
+    site = make_site(kubeapi, tmp_path / "site", CORE, "none")
+    site.env["KUBECONFIG"] = ":".join([str(first), "/nonexistent/config", str(kc), str(last)])
+    site.admit(failing_review(1))
+    assert site.only_event()["reason"] == "InjectionFailed"
+    assert [(q.method, q.identity, q.status) for q in site.api.requests] == [("POST", CERT_USER, 201)]
+
+
 def test_untrusted_server_gets_nothing(kubeapi, tmp_path, podinject_bin):
     """A kubeconfig without the cluster's CA: podinject must not skip verification; the answer is still right."""
     kc = kubeapi.write_kubeconfig(tmp_path / "kc" / "kubeconfig", "token", ca="none")
