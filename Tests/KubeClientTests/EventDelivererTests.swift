@@ -59,6 +59,9 @@ final class FakeAPIServer: KubeTransport {
     events[path] = .object(stored)
   }
 
+  /// Deletes the stored Event at `path`, as its expiry would.
+  func remove(at path: String) { events[path] = nil }
+
   /// The requests made with `method`.
   func requests(_ method: String) -> [RecordedRequest] { requests.filter { $0.method == method } }
 
@@ -258,6 +261,42 @@ struct EventDelivererTests {
       let stored = try #require(server.events[Self.object(event, api)])
       #expect(EventAggregation.occurrences(of: stored) == 4)
       #expect(Self.names(in: outbox.directory).isEmpty)
+    }
+  }
+
+  @Test(arguments: [EventAPI.coreV1, .eventsV1])
+  func aRepeatOfAnEventThisDrainSawGoesStraightToTheUpdate(api: EventAPI) throws {
+    try Self.withOutbox { outbox in
+      let event = Self.event()
+      for offset in 0..<3 {
+        _ = try Self.spool(
+          event, api: api, in: outbox, at: Timestamp(secondsSinceEpoch: Self.now.secondsSinceEpoch + Int64(offset)))
+      }
+      let server = FakeAPIServer()
+      let report = Self.deliverer(server, outbox).drain(now: Self.now)
+      #expect(report.sent == 1 && report.aggregated == 2)
+      #expect(server.requests.map(\.method) == ["POST", "GET", "PATCH", "GET", "PATCH"])
+      #expect(EventAggregation.occurrences(of: try #require(server.events[Self.object(event, api)])) == 3)
+    }
+  }
+
+  @Test func aRepeatOfAnEventThatExpiredMeanwhileCreatesItAgain() throws {
+    try Self.withOutbox { outbox in
+      let event = Self.event()
+      let path = Self.object(event, .coreV1)
+      for offset in 0..<2 {
+        _ = try Self.spool(
+          event, in: outbox, at: Timestamp(secondsSinceEpoch: Self.now.secondsSinceEpoch + Int64(offset)))
+      }
+      let server = FakeAPIServer()
+      server.beforeAnswer = { [unowned server] request in
+        // The Event expires (TTL) right after it was created.
+        if request.method == "GET" { server.remove(at: path) }
+      }
+      let report = Self.deliverer(server, outbox).drain(now: Self.now)
+      #expect(report.sent == 2)
+      #expect(server.requests.map(\.method) == ["POST", "GET", "POST"])
+      #expect(EventAggregation.occurrences(of: try #require(server.events[path])) == 1)
     }
   }
 
