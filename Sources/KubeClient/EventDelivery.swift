@@ -56,76 +56,97 @@ public struct EventDeliverer {
   static func backoffCeiling(attempt: Int) -> Int { 2 << min(attempt, 4) }
 
   /// Delivers waiting entries, oldest first, until the outbox is empty, the budget is spent, or the
-  /// API server looks unavailable (then the rest waits for a later deliverer).
+  /// API server looks unavailable (then the rest waits for a later deliverer). The waiting repeats of
+  /// one Event go together, as one create or one update counting them all: a burst of pods failing
+  /// one rule then costs the API server a few requests, not a few per pod.
   public func drain(now: Timestamp) -> DeliveryReport {
     var report = DeliveryReport()
-    /// Events this drain has seen exist: a later repeat of one goes straight to GET and PATCH, a third
-    /// fewer requests than POST, 409, GET, PATCH (a burst spools many repeats of one Event).
-    var existing: Set<String> = []
     outbox.recoverStaleClaims(now: now)
-    for name in outbox.pendingFiles() {
+    let waiting = outbox.pendingFiles()
+    var handled: Set<String> = []
+    for name in waiting where !handled.contains(name) {
       guard remaining > 0 else { break }
-      guard let claim = outbox.claim(name, now: now) else { continue }
-      guard let bytes = outbox.read(claim), let json = try? JSONParser.parse(bytes),
-        let pending = PendingEvent(json: json)
-      else {
-        outbox.setAside(claim)
-        report.rejected += 1
-        report.finished.insert(name)
-        report.problems.append("outbox entry \(name) is unreadable; set aside in \(outbox.rejectedDirectory)")
-        continue
+      handled.insert(name)
+      guard let first = take(name, now: now, &report) else { continue }
+      var batch = [first]
+      for other in waiting where !handled.contains(other) && OutboxName.sameEvent(other, name) {
+        handled.insert(other)
+        guard let entry = take(other, now: now, &report) else { continue }
+        if entry.pending.isRepeat(of: first.pending) {
+          batch.append(entry)
+        } else {
+          outbox.release(entry.claim)  // only the name's hash matched: it waits for its own turn
+          handled.remove(other)
+        }
       }
-      let outcome = deliver(
-        pending, occurrence: pending.occurrenceID(fileName: name), exists: existing.contains(pending.objectPath))
-      if outcome == .created || outcome == .aggregated { existing.insert(pending.objectPath) }
+      let outcome = deliver(batch.map(\.pending), occurrences: batch.map(\.occurrence))
+      let names = batch.map(\.claim.name)
+      let what =
+        "Event \(first.pending.namespace)/\(first.pending.name)"
+        + (batch.count > 1 ? " (\(batch.count) occurrences)" : "")
       switch outcome {
-      case .created:
-        outbox.complete(claim)
-        report.sent += 1
-        report.finished.insert(name)
-      case .aggregated:
-        outbox.complete(claim)
-        report.aggregated += 1
-        report.finished.insert(name)
+      case .created, .aggregated:
+        for entry in batch { outbox.complete(entry.claim) }
+        report.sent += outcome == .created ? 1 : 0
+        report.aggregated += outcome == .created ? batch.count - 1 : batch.count
+        report.finished.formUnion(names)
       case .permanent(let why):
-        let pruned = outbox.setAside(claim)
+        var pruned = 0
+        for entry in batch { pruned += outbox.setAside(entry.claim) }
         if pruned > 0 {
           report.problems.append("dropped the \(pruned) oldest set-aside Event(s) in \(outbox.rejectedDirectory)")
         }
-        report.rejected += 1
-        report.finished.insert(name)
-        report.problems.append("Event \(pending.namespace)/\(pending.name) refused for good, set aside: \(why)")
+        report.rejected += batch.count
+        report.finished.formUnion(names)
+        report.problems.append("\(what) refused for good, set aside: \(why)")
       case .transient(let why):
-        outbox.release(claim)
-        report.deferred += 1
-        report.problems.append(
-          "Event \(pending.namespace)/\(pending.name) not delivered yet, left in the outbox: \(why)")
+        for entry in batch { outbox.release(entry.claim) }
+        report.deferred += batch.count
+        report.problems.append("\(what) not delivered yet, left in the outbox: \(why)")
         return report
       }
     }
     return report
   }
 
+  /// One claimed outbox entry.
+  struct Entry {
+    let claim: OutboxClaim
+    let pending: PendingEvent
+    let occurrence: String
+  }
+
+  /// Claims and reads `name`; nil when another deliverer was faster, or when the file is not an entry
+  /// (then it is set aside and reported).
+  private func take(_ name: String, now: Timestamp, _ report: inout DeliveryReport) -> Entry? {
+    guard let claim = outbox.claim(name, now: now) else { return nil }
+    guard let bytes = outbox.read(claim), let json = try? JSONParser.parse(bytes),
+      let pending = PendingEvent(json: json)
+    else {
+      outbox.setAside(claim)
+      report.rejected += 1
+      report.finished.insert(name)
+      report.problems.append("outbox entry \(name) is unreadable; set aside in \(outbox.rejectedDirectory)")
+      return nil
+    }
+    return Entry(claim: claim, pending: pending, occurrence: pending.occurrenceID(fileName: name))
+  }
+
   private var remaining: Int { Int(deadline - clock()) }
 
-  /// Creates the Event, or counts one more occurrence into the existing one. Each outcome happens at
-  /// most once per `occurrence`: a retry of one the stored Event already lists counts as done.
-  /// With `exists`, the Event is known to be there, so the POST that would only get 409 is skipped.
-  func deliver(_ pending: PendingEvent, occurrence: String? = nil, exists: Bool = false) -> DeliveryOutcome {
-    if exists {
-      switch aggregate(pending, occurrence: occurrence) {
-      case .transient("gone"): break  // expired since: create it again
-      case let outcome: return outcome
-      }
-    }
-    let body = EventAggregation.creation(pending, occurrence: occurrence).serializedBytes()
+  /// Creates the Event for `batch` (occurrences of one Event, oldest first), or counts them into the
+  /// existing one. Each occurrence is counted at most once: a retry of one the stored Event already
+  /// lists counts as done.
+  func deliver(_ batch: [PendingEvent], occurrences: [String] = []) -> DeliveryOutcome {
+    guard let first = batch.first, let last = batch.last else { return .aggregated }
+    let body = EventAggregation.creation(first: first, last: last, occurrences: occurrences).serializedBytes()
     for _ in 0..<8 {
       guard remaining > 0 else { return .transient("time budget spent") }
-      switch send("POST", pending.collectionPath, "application/json", body) {
+      switch send("POST", first.collectionPath, "application/json", body) {
       case .failure(let outcome): return outcome
       case .success(let response) where (200..<300).contains(response.status): return .created
       case .success(let response) where response.status == 409:
-        switch aggregate(pending, occurrence: occurrence) {
+        switch aggregate(last, occurrences: occurrences) {
         case .transient("gone"): continue  // deleted (expired) in between: create it again
         case let outcome: return outcome
         }
@@ -136,7 +157,7 @@ public struct EventDeliverer {
   }
 
   /// GET the stored Event and PATCH its count, retrying when another reporter got there first.
-  private func aggregate(_ pending: PendingEvent, occurrence: String?) -> DeliveryOutcome {
+  private func aggregate(_ pending: PendingEvent, occurrences: [String]) -> DeliveryOutcome {
     for attempt in 0..<32 {
       if attempt > 0 {
         pause(max(0, min(Int.random(in: 0...Self.backoffCeiling(attempt: attempt - 1)), remaining - 1)))
@@ -153,10 +174,11 @@ public struct EventDeliverer {
         stored = parsed
       case .success(let response): return classify(response)
       }
-      if let occurrence, EventAggregation.countedOccurrences(of: stored).contains(occurrence) {
-        return .aggregated  // an earlier try got through, though its answer was lost
-      }
-      guard let patch = EventAggregation.patch(stored: stored, pending: pending, occurrence: occurrence) else {
+      // Occurrences an earlier try counted, though its answer was lost, are not counted again.
+      let counted = Set(EventAggregation.countedOccurrences(of: stored))
+      let uncounted = occurrences.filter { !counted.contains($0) }
+      if !occurrences.isEmpty && uncounted.isEmpty { return .aggregated }
+      guard let patch = EventAggregation.patch(stored: stored, pending: pending, occurrences: uncounted) else {
         return .permanent("the stored Event has no resourceVersion")
       }
       let contentType = EventAggregation.patchContentType(pending.api)

@@ -82,20 +82,41 @@ struct EventAggregationTests {
         "resourceVersion": "3", "annotations": [annotation: .string(older.joined(separator: " "))],
       ]
     ]
-    let patch = try #require(EventAggregation.patch(stored: stored, pending: pending, occurrence: "new"))
+    let patch = try #require(EventAggregation.patch(stored: stored, pending: pending, occurrences: ["new"]))
     let list = try #require(patch["metadata"]?["annotations"]?[annotation]?.stringValue)
     #expect(list.split(separator: " ").map(String.init) == Array(older.dropFirst()) + ["new"])
+    // Several at once: counted together, the list keeps the newest.
+    let three = try #require(
+      EventAggregation.patch(stored: stored, pending: pending, occurrences: ["x", "y", "z"]))
+    #expect(EventAggregation.countedOccurrences(of: three) == Array(older.dropFirst(3)) + ["x", "y", "z"])
+    #expect(three["count"] == 4 || three["series"]?["count"] == 4)
     #expect(EventAggregation.countedOccurrences(of: ["metadata": ["annotations": [annotation: "a b"]]]) == ["a", "b"])
     #expect(EventAggregation.countedOccurrences(of: ["metadata": ["resourceVersion": "3"]]).isEmpty)
   }
 
   @Test(arguments: [EventAPI.coreV1, .eventsV1])
-  func aCreatedEventListsItsFirstOccurrence(api: EventAPI) throws {
-    let pending = try Self.pending(api)
-    let created = EventAggregation.creation(pending, occurrence: "first")
+  func aCreatedEventListsItsOccurrencesAndCountsThem(api: EventAPI) throws {
+    let first = try Self.pending(api)
+    let created = EventAggregation.creation(first: first, last: first, occurrences: ["first"])
     #expect(EventAggregation.countedOccurrences(of: created) == ["first"])
-    #expect(created["metadata"]?["name"] == pending.body["metadata"]?["name"])
-    #expect(EventAggregation.creation(pending, occurrence: nil) == pending.body)
+    #expect(created["metadata"]?["name"] == first.body["metadata"]?["name"])
+    #expect(created["count"] == first.body["count"] && created["series"] == nil)
+    #expect(EventAggregation.creation(first: first, last: first, occurrences: []) == first.body)
+    // Three at once: one Event counting three, seen last when the newest was.
+    var last = first
+    last.lastTimestamp = "2026-11-29T05:20:00Z"
+    last.lastObservedTime = "2026-11-29T05:20:00.000001Z"
+    let batch = EventAggregation.creation(first: first, last: last, occurrences: ["a", "b", "c"])
+    #expect(EventAggregation.countedOccurrences(of: batch) == ["a", "b", "c"])
+    switch api {
+    case .eventsV1:
+      #expect(batch["series"] == ["count": 3, "lastObservedTime": "2026-11-29T05:20:00.000001Z"])
+      #expect(batch["eventTime"] == first.body["eventTime"])
+    default:
+      #expect(batch["count"] == 3)
+      #expect(batch["lastTimestamp"] == "2026-11-29T05:20:00Z")
+      #expect(batch["firstTimestamp"] == first.body["firstTimestamp"])
+    }
   }
 
   // MARK: paths

@@ -38,29 +38,48 @@ public enum EventAggregation {
     return list.split(separator: " ").map(String.init)
   }
 
-  /// The Event to create for `pending`, carrying `occurrence` as the first one counted.
-  public static func creation(_ pending: PendingEvent, occurrence: String?) -> JSONValue {
-    guard let occurrence, var body = pending.body.objectValue else { return pending.body }
+  /// The Event to create for `occurrences` (ids, oldest first) of one Event: the body of the oldest
+  /// (`first`), counting them all and seen last as the newest (`last`) was, listing the ids.
+  public static func creation(first: PendingEvent, last: PendingEvent, occurrences: [String]) -> JSONValue {
+    guard !occurrences.isEmpty, var body = first.body.objectValue else { return first.body }
     var metadata = body["metadata"]?.objectValue ?? JSONObject()
     var annotations = metadata["annotations"]?.objectValue ?? JSONObject()
-    annotations[occurrencesAnnotation] = .string(occurrence)
+    annotations[occurrencesAnnotation] = .string(list(occurrences))
     metadata["annotations"] = .object(annotations)
     body["metadata"] = .object(metadata)
+    if occurrences.count > 1 {
+      switch first.api {
+      case .eventsV1:
+        body["series"] = .object(
+          JSONObject([
+            ("count", .number(String(occurrences.count))), ("lastObservedTime", .string(last.lastObservedTime)),
+          ]))
+      case .coreV1, .none:
+        body["count"] = .number(String(occurrences.count))
+        body["lastTimestamp"] = .string(last.lastTimestamp)
+        body["message"] = .string(last.note)
+      }
+    }
     return .object(body)
   }
 
-  /// The PATCH body that records one more occurrence of `pending` on `stored`; nil when `stored` has
-  /// no resourceVersion to guard the update with. With an `occurrence` id, the patch also adds it to
-  /// the stored Event's list of counted occurrences.
-  public static func patch(stored: JSONValue, pending: PendingEvent, occurrence: String? = nil) -> JSONValue? {
+  /// The ids as the annotation holds them: the last `rememberedOccurrences`, space-separated.
+  static func list(_ occurrences: [String]) -> String {
+    var list = ""
+    for id in occurrences.suffix(rememberedOccurrences) { list += list.isEmpty ? id : " " + id }
+    return list
+  }
+
+  /// The PATCH body that records more occurrences of `pending` (the newest) on `stored`: one per id
+  /// in `occurrences`, which the stored Event must not list yet (at least one when none is given);
+  /// nil when `stored` has no resourceVersion to guard the update with.
+  public static func patch(stored: JSONValue, pending: PendingEvent, occurrences: [String] = []) -> JSONValue? {
     guard let version = stored["metadata"]?["resourceVersion"]?.stringValue else { return nil }
-    let count = occurrences(of: stored) + 1
+    let count = Self.occurrences(of: stored) + max(1, occurrences.count)
     var metadataMembers: [(String, JSONValue)] = [("resourceVersion", .string(version))]
-    if let occurrence {
-      let counted = (countedOccurrences(of: stored) + [occurrence]).suffix(rememberedOccurrences)
-      var list = ""
-      for id in counted { list += list.isEmpty ? id : " " + id }
-      metadataMembers.append(("annotations", .object(JSONObject([(occurrencesAnnotation, .string(list))]))))
+    if !occurrences.isEmpty {
+      let counted = list(countedOccurrences(of: stored) + occurrences)
+      metadataMembers.append(("annotations", .object(JSONObject([(occurrencesAnnotation, .string(counted))]))))
     }
     let metadata: JSONValue = .object(JSONObject(metadataMembers))
     switch pending.api {

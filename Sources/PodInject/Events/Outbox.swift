@@ -62,6 +62,11 @@ public struct PendingEvent: Sendable, Equatable {
     return String(FNV1a64.hex(instance + "\u{0}" + fileName).prefix(12))
   }
 
+  /// Whether `other` is an occurrence of the same Event (so both count into one).
+  public func isRepeat(of other: PendingEvent) -> Bool {
+    api == other.api && namespace == other.namespace && name == other.name
+  }
+
   /// Where the Event is created.
   public var collectionPath: String { EventAggregation.collectionPath(api, namespace: namespace) }
   /// Where the existing Event lives.
@@ -207,8 +212,15 @@ extension Outbox {
   }
 }
 
-/// Sorting key of an outbox file name: `<seconds>.<microseconds>-...`.
-enum OutboxName {
+/// Sorting key of an outbox file name: `<seconds>.<microseconds>-<pid>-<index>-<Event name hash>.json`.
+public enum OutboxName {
+  /// Whether two entry files hold (most likely) the same Event: their names end in the same hash of
+  /// the Event's name. Reading them tells for sure (`PendingEvent.isRepeat`).
+  public static func sameEvent(_ a: String, _ b: String) -> Bool {
+    guard let x = a.lastIndex(of: "-"), let y = b.lastIndex(of: "-") else { return false }
+    return a[x...] == b[y...]
+  }
+
   static func order(_ name: String) -> (Int64, Int, String) {
     let time = name.prefix { $0 != "-" }.split(separator: ".")
     let seconds = time.first.flatMap { Int64($0) } ?? 0
