@@ -63,22 +63,23 @@ public struct EventDeliverer {
     var report = DeliveryReport()
     outbox.recoverStaleClaims(now: now)
     let waiting = outbox.pendingFiles()
-    var handled: Set<String> = []
-    for name in waiting where !handled.contains(name) {
+    var groups: [Substring: [String]] = [:]
+    for name in waiting { groups[OutboxName.eventKey(name), default: []].append(name) }
+    var done: Set<Substring> = []
+    for name in waiting {
+      let key = OutboxName.eventKey(name)
+      guard done.insert(key).inserted else { continue }
       guard remaining > 0 else { break }
-      handled.insert(name)
-      guard let first = take(name, now: now, &report) else { continue }
-      var batch = [first]
-      for other in waiting where !handled.contains(other) && OutboxName.sameEvent(other, name) {
-        handled.insert(other)
-        guard let entry = take(other, now: now, &report) else { continue }
-        if entry.pending.isRepeat(of: first.pending) {
-          batch.append(entry)
+      var batch: [Entry] = []
+      for member in groups[key] ?? [] {
+        guard let entry = take(member, now: now, &report) else { continue }
+        if let first = batch.first, !entry.pending.isRepeat(of: first.pending) {
+          outbox.release(entry.claim)  // only the name's hash matched: it waits for a later drain
         } else {
-          outbox.release(entry.claim)  // only the name's hash matched: it waits for its own turn
-          handled.remove(other)
+          batch.append(entry)
         }
       }
+      guard let first = batch.first else { continue }
       let outcome = deliver(batch.map(\.pending), occurrences: batch.map(\.occurrence))
       let names = batch.map(\.claim.name)
       let what =

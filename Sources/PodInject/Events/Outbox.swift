@@ -214,11 +214,11 @@ extension Outbox {
 
 /// Sorting key of an outbox file name: `<seconds>.<microseconds>-<pid>-<index>-<Event name hash>.json`.
 public enum OutboxName {
-  /// Whether two entry files hold (most likely) the same Event: their names end in the same hash of
-  /// the Event's name. Reading them tells for sure (`PendingEvent.isRepeat`).
-  public static func sameEvent(_ a: String, _ b: String) -> Bool {
-    guard let x = a.lastIndex(of: "-"), let y = b.lastIndex(of: "-") else { return false }
-    return a[x...] == b[y...]
+  /// What entry files of (most likely) the same Event share: the end of their names, a hash of the
+  /// Event's name. Reading them tells for sure (`PendingEvent.isRepeat`).
+  public static func eventKey(_ name: String) -> Substring {
+    guard let dash = name.lastIndex(of: "-") else { return Substring(name) }
+    return name[dash...]
   }
 
   static func order(_ name: String) -> (Int64, Int, String) {
