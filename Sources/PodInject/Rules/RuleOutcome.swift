@@ -30,13 +30,40 @@ public enum SkipReason: String, Sendable, Equatable {
   case optedOut = "OptedOut"
 }
 
+/// One change a rule made to the pod, for `explain`: kept as its parts, and put into words only when
+/// shown, since every admission records its changes and only `explain` ever prints them.
+public struct RuleChange: Sendable, Equatable, CustomStringConvertible {
+  /// "added", "set" or "replaced".
+  public var verb: String
+  /// What kind of item, e.g. "env", "sidecar", "label".
+  public var what: String
+  /// Its name or key; empty when it has none.
+  public var name: String
+  /// Where, e.g. "in container app"; empty when it goes to the pod itself.
+  public var place: String
+
+  public init(_ verb: String, _ what: String, _ name: String = "", _ place: String = "") {
+    self.verb = verb
+    self.what = what
+    self.name = name
+    self.place = place
+  }
+
+  public var description: String {
+    var text = verb + " " + what
+    if !name.isEmpty { text += " " + name }
+    if !place.isEmpty { text += " " + place }
+    return text
+  }
+}
+
 /// What happened to one rule in one admission, in enough detail for `explain`.
 public struct RuleTrace: Sendable, Equatable {
   /// The rule's decision.
   public enum Outcome: Sendable, Equatable {
     case notMatched(String)
     case skipped(SkipReason)
-    case applied(changes: [String], keptPodValues: [String])
+    case applied(changes: [RuleChange], keptPodValues: [String])
     case failed(RuleFailure)
   }
 

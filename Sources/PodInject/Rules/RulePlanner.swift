@@ -6,7 +6,7 @@ struct RulePlanner {
   let templateRoot: JSONValue
 
   /// Changes made, for `explain`.
-  private(set) var changes: [String] = []
+  private(set) var changes: [RuleChange] = []
   /// Conflicts resolved in the pod's favour under `Skip`, for `explain`.
   private(set) var keptPodValues: [String] = []
 
@@ -128,7 +128,7 @@ struct RulePlanner {
       } else {
         try patcher.append(home, container)
       }
-      changes.append("added \(what) \(name)")
+      changes.append(RuleChange("added", what, name))
     }
   }
 
@@ -163,16 +163,16 @@ struct RulePlanner {
     _ patcher: inout PodPatcher
   ) throws(PlanError) {
     let id = item[key]?.stringValue ?? ""
-    let label = place.map { "\(what) \(id) \($0)" } ?? "\(what) \(id)"
     switch try match(item, in: patcher.pod, at: path, key: key, id: id) {
     case .identical: return
     case .differs(let index):
+      let label = place.map { "\(what) \(id) \($0)" } ?? "\(what) \(id)"
       try resolveConflict(at: path.appending(index: index), with: item, what: label, &patcher)
       return
     case .none: break
     }
     try patcher.append(path, item)
-    changes.append("added \(label)")
+    changes.append(RuleChange("added", what, id, place ?? ""))
   }
 
   /// How an item compares with the pod's item of the same identity.
@@ -200,7 +200,7 @@ struct RulePlanner {
   {
     guard !(try list(patcher.pod, path)).contains(item) else { return }
     try patcher.append(path, item)
-    changes.append("added \(what)")
+    changes.append(RuleChange("added", what))
   }
 
   private mutating func injectTolerations(_ patcher: inout PodPatcher) throws(PlanError) {
@@ -247,7 +247,7 @@ struct RulePlanner {
         continue
       }
       try patcher.setMember(path, key, .string(value))
-      changes.append("set \(what) \(key)")
+      changes.append(RuleChange("set", what, key))
     }
   }
 
@@ -261,7 +261,7 @@ struct RulePlanner {
     case .skip: keptPodValues.append(what)
     case .override:
       try patcher.replace(path, value)
-      changes.append("replaced \(what)")
+      changes.append(RuleChange("replaced", what))
     case .error: throw PlanError(reason: .conflict, detail: "\(what) already set differently")
     }
   }
@@ -271,15 +271,16 @@ struct RulePlanner {
     var result: [JSONValue] = []
     result.reserveCapacity(items.count)
     for (index, item) in items.enumerated() {
-      let field = "\(what)[\(index)]" + (item["name"]?.stringValue.map { " \($0)" } ?? "")
+      // Named in errors only, so put into words only for one.
+      func field() -> String { "\(what)[\(index)]" + (item["name"]?.stringValue.map { " \($0)" } ?? "") }
       let value: JSONValue
       do {
         value = try item.renderingTemplates(templateRoot)
       } catch {
-        throw PlanError(reason: error.reason, detail: "\(field): \(error.detail)")
+        throw PlanError(reason: error.reason, detail: "\(field()): \(error.detail)")
       }
       if item.holdsTemplate, let problem = shape.problems(in: value).first {
-        throw PlanError(reason: .invalidValue, detail: "\(field): \(problem)")
+        throw PlanError(reason: .invalidValue, detail: "\(field()): \(problem)")
       }
       result.append(value)
     }
