@@ -71,7 +71,8 @@ struct ReviewSession {
     var handoff = EventHandoff(settings: settings, kubeconfig: kubeconfig)
     handoff.spool(result.events, now: environment.now)
 
-    let answer = result.response.review(apiVersion: request.reviewAPIVersion).serializedBytes()
+    let review = result.response.review(apiVersion: request.reviewAPIVersion)
+    let answer = review.serializedBytes()
     switch mode {
     case .cgi: IO.write(1, Array(HTTPFront.cgiHeader(status: 200, reason: "OK").utf8) + answer)
     case .stdin, .functionRuntime: IO.write(1, answer + [0x0A])
@@ -86,9 +87,10 @@ struct ReviewSession {
       result, events: handoff.counts, durationMs: IO.monotonicMilliseconds() - started, time: environment.now,
       notes: handoff.notes)
     log(line, settings: settings)
-    // Exit here, with the request and the result still alive: freeing a 1 MiB document node by node
-    // would cost more than deciding on it, and the process ends anyway.
-    withExtendedLifetime((request, result)) { exit(0) }
+    // Exit here, with the request, the configuration and the result still alive: freeing a 1 MiB
+    // document (or a configuration) node by node would cost more than deciding on it, and the process
+    // ends anyway.
+    withExtendedLifetime((request, config, result, body, review)) { exit(0) }
   }
 
   /// The request body, per the mode's framing rules, or the HTTP error it deserves.
