@@ -63,6 +63,22 @@ import Testing
     }
   }
 
+  @Test(arguments: appendixA)
+  func writesItsOwnTextExactlyAsItsJSONValueWould(_ example: (String, String, String, String?)) throws {
+    let patch = try JSONPatch(json: try JSONParser.parse(example.2))
+    #expect(String(decoding: patch.serializedBytes(), as: UTF8.self) == patch.json.serialized(), "\(example.0)")
+    #expect(try JSONPatch(json: try JSONParser.parse(patch.serializedBytes())) == patch)
+  }
+
+  @Test func writesEscapedPathsAndAnEmptyPatch() throws {
+    let patch = JSONPatch([
+      .add(JSONPointer(tokens: ["metadata", "annotations", "example.com/a~b"]), "v\"x"),
+      .remove(JSONPointer(tokens: ["spec", "x"])), .replace(JSONPointer(tokens: ["n"]), ["k": [1, nil, true]]),
+    ])
+    #expect(String(decoding: patch.serializedBytes(), as: UTF8.self) == patch.json.serialized())
+    #expect(String(decoding: JSONPatch().serializedBytes(), as: UTF8.self) == "[]")
+  }
+
   @Test func leavesTheDocumentUnchangedWhenAnyOperationFails() throws {
     let text = #"{"metadata":{"labels":{"a":"1"}},"spec":{"containers":[{"name":"app"}]}}"#
     var document = try JSONParser.parse(text)

@@ -24,7 +24,7 @@ public struct AdmissionResponse: Sendable {
     var response = JSONObject([("uid", .string(uid)), ("allowed", .bool(allowed))])
     if allowed && !patch.isEmpty {
       response["patchType"] = "JSONPatch"
-      response["patch"] = .string(Base64.encode(patch.json.serializedBytes()))
+      response["patch"] = .string(Base64.encode(patch.serializedBytes()))
     }
     if let status {
       response["status"] = .object(
