@@ -69,45 +69,59 @@ public struct EventDeliverer {
     for name in waiting {
       let key = OutboxName.eventKey(name)
       guard done.insert(key).inserted else { continue }
-      guard remaining > 0 else { break }
-      var batch: [Entry] = []
-      for member in groups[key] ?? [] {
-        guard let entry = take(member, now: now, &report) else { continue }
-        if let first = batch.first, !entry.pending.isRepeat(of: first.pending) {
-          outbox.release(entry.claim)  // only the name's hash matched: it waits for a later drain
-        } else {
-          batch.append(entry)
+      // At most as many per request as a stored Event remembers, so that a retry after a lost answer
+      // always recognises everything that was already counted.
+      var members = (groups[key] ?? [])[...]
+      var exists = false
+      while !members.isEmpty {
+        guard remaining > 0 else { return report }
+        var batch: [Entry] = []
+        while batch.count < EventAggregation.rememberedOccurrences, let member = members.popFirst() {
+          guard let entry = take(member, now: now, &report) else { continue }
+          if let first = batch.first, !entry.pending.isRepeat(of: first.pending) {
+            outbox.release(entry.claim)  // only the name's hash matched: it waits for a later drain
+          } else {
+            batch.append(entry)
+          }
         }
-      }
-      guard let first = batch.first else { continue }
-      let outcome = deliver(batch.map(\.pending), occurrences: batch.map(\.occurrence))
-      let names = batch.map(\.claim.name)
-      let what =
-        "Event \(first.pending.namespace)/\(first.pending.name)"
-        + (batch.count > 1 ? " (\(batch.count) occurrences)" : "")
-      switch outcome {
-      case .created, .aggregated:
-        for entry in batch { outbox.complete(entry.claim) }
-        report.sent += outcome == .created ? 1 : 0
-        report.aggregated += outcome == .created ? batch.count - 1 : batch.count
-        report.finished.formUnion(names)
-      case .permanent(let why):
-        var pruned = 0
-        for entry in batch { pruned += outbox.setAside(entry.claim) }
-        if pruned > 0 {
-          report.problems.append("dropped the \(pruned) oldest set-aside Event(s) in \(outbox.rejectedDirectory)")
-        }
-        report.rejected += batch.count
-        report.finished.formUnion(names)
-        report.problems.append("\(what) refused for good, set aside: \(why)")
-      case .transient(let why):
-        for entry in batch { outbox.release(entry.claim) }
-        report.deferred += batch.count
-        report.problems.append("\(what) not delivered yet, left in the outbox: \(why)")
-        return report
+        guard !batch.isEmpty else { continue }
+        guard let delivered = settle(batch, exists: exists, &report) else { return report }
+        exists = delivered
       }
     }
     return report
+  }
+
+  /// Delivers one batch and settles its files: whether the Event now exists, or nil when the API
+  /// server looks unavailable (the files wait for a later deliverer, and this drain stops).
+  private func settle(_ batch: [Entry], exists: Bool, _ report: inout DeliveryReport) -> Bool? {
+    let first = batch[0].pending
+    let names = batch.map(\.claim.name)
+    let what = "Event \(first.namespace)/\(first.name)" + (batch.count > 1 ? " (\(batch.count) occurrences)" : "")
+    let outcome = deliver(batch.map(\.pending), occurrences: batch.map(\.occurrence), exists: exists)
+    switch outcome {
+    case .created, .aggregated:
+      for entry in batch { outbox.complete(entry.claim) }
+      report.sent += outcome == .created ? 1 : 0
+      report.aggregated += outcome == .created ? batch.count - 1 : batch.count
+      report.finished.formUnion(names)
+      return true
+    case .permanent(let why):
+      var pruned = 0
+      for entry in batch { pruned += outbox.setAside(entry.claim) }
+      if pruned > 0 {
+        report.problems.append("dropped the \(pruned) oldest set-aside Event(s) in \(outbox.rejectedDirectory)")
+      }
+      report.rejected += batch.count
+      report.finished.formUnion(names)
+      report.problems.append("\(what) refused for good, set aside: \(why)")
+      return false
+    case .transient(let why):
+      for entry in batch { outbox.release(entry.claim) }
+      report.deferred += batch.count
+      report.problems.append("\(what) not delivered yet, left in the outbox: \(why)")
+      return nil
+    }
   }
 
   /// One claimed outbox entry.
@@ -137,9 +151,16 @@ public struct EventDeliverer {
 
   /// Creates the Event for `batch` (occurrences of one Event, oldest first), or counts them into the
   /// existing one. Each occurrence is counted at most once: a retry of one the stored Event already
-  /// lists counts as done.
-  func deliver(_ batch: [PendingEvent], occurrences: [String] = []) -> DeliveryOutcome {
+  /// lists counts as done. With `exists` (an earlier batch of this drain created or updated it), the
+  /// POST that would only get 409 is skipped.
+  func deliver(_ batch: [PendingEvent], occurrences: [String] = [], exists: Bool = false) -> DeliveryOutcome {
     guard let first = batch.first, let last = batch.last else { return .aggregated }
+    if exists {
+      switch aggregate(last, occurrences: occurrences) {
+      case .transient("gone"): break  // expired since: create it again
+      case let outcome: return outcome
+      }
+    }
     let body = EventAggregation.creation(first: first, last: last, occurrences: occurrences).serializedBytes()
     for _ in 0..<8 {
       guard remaining > 0 else { return .transient("time budget spent") }

@@ -59,6 +59,9 @@ final class FakeAPIServer: KubeTransport {
     events[path] = .object(stored)
   }
 
+  /// Deletes the stored Event at `path`, as its expiry would.
+  func remove(at path: String) { events[path] = nil }
+
   /// The requests made with `method`.
   func requests(_ method: String) -> [RecordedRequest] { requests.filter { $0.method == method } }
 
@@ -291,6 +294,48 @@ struct EventDelivererTests {
       #expect(Self.deliverer(server, outbox).drain(now: Self.now).aggregated == 3)
       #expect(server.requests.map(\.method).suffix(3) == ["POST", "GET", "PATCH"])
       #expect(EventAggregation.occurrences(of: try #require(server.events[Self.object(event, api)])) == 6)
+      #expect(Self.names(in: outbox.directory).isEmpty)
+    }
+  }
+
+  @Test func aBatchHoldsNoMoreThanAStoredEventRemembers() throws {
+    try Self.withOutbox { outbox in
+      let event = Self.event()
+      let total = EventAggregation.rememberedOccurrences + 8
+      for offset in 0..<total {
+        let time = Timestamp(secondsSinceEpoch: Self.now.secondsSinceEpoch, microseconds: offset)
+        _ = try Self.spool(event, in: outbox, at: time)
+      }
+      let server = FakeAPIServer()
+      let report = Self.deliverer(server, outbox).drain(now: Self.now)
+      #expect(report.sent == 1 && report.aggregated == total - 1)
+      // The first 32 in one create, the other 8 in one update.
+      #expect(server.requests.map(\.method) == ["POST", "GET", "PATCH"])
+      #expect(server.requests[0].body?["count"] == .number(String(EventAggregation.rememberedOccurrences)))
+      let stored = try #require(server.events[Self.object(event, .coreV1)])
+      #expect(EventAggregation.occurrences(of: stored) == total)
+      #expect(EventAggregation.countedOccurrences(of: stored).count == EventAggregation.rememberedOccurrences)
+      #expect(Self.names(in: outbox.directory).isEmpty)
+    }
+  }
+
+  @Test func aLaterBatchOfAnEventThatExpiredMeanwhileCreatesItAgain() throws {
+    try Self.withOutbox { outbox in
+      let event = Self.event()
+      let path = Self.object(event, .coreV1)
+      let total = EventAggregation.rememberedOccurrences + 1
+      for offset in 0..<total {
+        let time = Timestamp(secondsSinceEpoch: Self.now.secondsSinceEpoch, microseconds: offset)
+        _ = try Self.spool(event, in: outbox, at: time)
+      }
+      let server = FakeAPIServer()
+      server.beforeAnswer = { [unowned server] request in
+        if request.method == "GET" { server.remove(at: path) }  // the Event expires (TTL) in between
+      }
+      let report = Self.deliverer(server, outbox).drain(now: Self.now)
+      #expect(report.sent == 2 && report.aggregated == total - 2)
+      #expect(server.requests.map(\.method) == ["POST", "GET", "POST"])
+      #expect(EventAggregation.occurrences(of: try #require(server.events[path])) == 1)
       #expect(Self.names(in: outbox.directory).isEmpty)
     }
   }
