@@ -138,6 +138,17 @@ extension JSONValue: Equatable {
 }
 
 extension JSONValue {
+  /// Whether this is an object whose `key` member is the string `value`, byte for byte (as Kubernetes
+  /// compares names), looked at in place: the planner asks it of every item of a list it adds to.
+  func hasMember(_ key: String, equalTo value: String) -> Bool {
+    guard case .object(let object) = self else { return false }
+    for member in object.members where JSONObject.sameKey(member.key, key) {
+      guard case .string(let text) = member.value else { return false }
+      return JSONObject.sameKey(text, value)
+    }
+    return false
+  }
+
   /// The member `key` when this is an object.
   public subscript(key: String) -> JSONValue? {
     guard case .object(let object) = self else { return nil }

@@ -188,7 +188,7 @@ struct RulePlanner {
     throws(PlanError) -> Match
   {
     let existing = try list(pod, path)
-    guard let index = existing.firstIndex(where: { $0[key]?.stringValue == id }) else { return .none }
+    guard let index = existing.firstIndex(where: { $0.hasMember(key, equalTo: id) }) else { return .none }
     return existing[index] == item ? .identical : .differs(at: index)
   }
 
