@@ -20,8 +20,9 @@ public struct FileFingerprint: Sendable, Equatable {
 
   /// Whether `stored` is this fingerprint's `cacheJSON`, read without formatting anything.
   func matches(_ stored: JSONValue?) -> Bool {
-    guard case .array(let stored)? = stored, stored.count == fields.count else { return false }
-    for (field, value) in zip(stored, fields) {
+    let expected = fields
+    guard case .array(let stored)? = stored, stored.count == expected.count else { return false }
+    for (field, value) in zip(stored, expected) {
       guard case .number(let text) = field, UInt64(text) == value else { return false }
     }
     return true

@@ -48,19 +48,29 @@ public enum EventAggregation {
     metadata["annotations"] = .object(annotations)
     body["metadata"] = .object(metadata)
     if occurrences.count > 1 {
-      switch first.api {
-      case .eventsV1:
-        body["series"] = .object(
-          JSONObject([
-            ("count", .number(String(occurrences.count))), ("lastObservedTime", .string(last.lastObservedTime)),
-          ]))
-      case .coreV1, .none:
-        body["count"] = .number(String(occurrences.count))
-        body["lastTimestamp"] = .string(last.lastTimestamp)
-        body["message"] = .string(last.note)
-      }
+      for (key, value) in counting(occurrences.count, last: last) { body[key] = value }
     }
     return .object(body)
+  }
+
+  /// The members that say an Event was seen `count` times, the last as `last` was: `series` for
+  /// events.k8s.io/v1; `count`, `lastTimestamp` and the newest `message` for core/v1.
+  static func counting(_ count: Int, last: PendingEvent) -> [(String, JSONValue)] {
+    switch last.api {
+    case .eventsV1:
+      return [
+        (
+          "series",
+          .object(
+            JSONObject([("count", .number(String(count))), ("lastObservedTime", .string(last.lastObservedTime))]))
+        )
+      ]
+    case .coreV1, .none:
+      return [
+        ("count", .number(String(count))), ("lastTimestamp", .string(last.lastTimestamp)),
+        ("message", .string(last.note)),
+      ]
+    }
   }
 
   /// The ids as the annotation holds them: the last `rememberedOccurrences`, space-separated.
@@ -81,18 +91,6 @@ public enum EventAggregation {
       let counted = list(countedOccurrences(of: stored) + occurrences)
       metadataMembers.append(("annotations", .object(JSONObject([(occurrencesAnnotation, .string(counted))]))))
     }
-    let metadata: JSONValue = .object(JSONObject(metadataMembers))
-    switch pending.api {
-    case .eventsV1:
-      let series: JSONValue = .object(
-        JSONObject([("count", .number(String(count))), ("lastObservedTime", .string(pending.lastObservedTime))]))
-      return .object(JSONObject([("metadata", metadata), ("series", series)]))
-    case .coreV1, .none:
-      return .object(
-        JSONObject([
-          ("metadata", metadata), ("count", .number(String(count))),
-          ("lastTimestamp", .string(pending.lastTimestamp)), ("message", .string(pending.note)),
-        ]))
-    }
+    return .object(JSONObject([("metadata", .object(JSONObject(metadataMembers)))] + counting(count, last: pending)))
   }
 }

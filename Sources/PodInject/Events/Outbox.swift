@@ -122,18 +122,27 @@ public struct Outbox: Sendable {
   }
 
   /// The entry files waiting, oldest first (names start with the time they were written).
-  public func pendingFiles() -> [String] {
+  public func pendingFiles() -> [String] { Self.entryFiles(in: directory) }
+
+  /// Deletes the oldest entries so that `incoming` more fit; returns how many were dropped.
+  private func makeRoom(for incoming: Int) -> Int {
+    Self.dropOldest(in: directory, keeping: capacity - incoming)
+  }
+
+  /// The entry files of `directory`, oldest first; files being written (dot-names) are not entries.
+  static func entryFiles(in directory: String) -> [String] {
     LocalFiles.names(in: directory).filter { !$0.hasPrefix(".") && $0.hasSuffix(".json") }
       .sorted { OutboxName.order($0) < OutboxName.order($1) }
   }
 
-  /// Deletes the oldest entries so that `incoming` more fit; returns how many were dropped.
-  private func makeRoom(for incoming: Int) -> Int {
-    let pending = pendingFiles()
-    let excess = pending.count + incoming - capacity
-    guard excess > 0 else { return 0 }
+  /// Deletes the oldest entry files of `directory` beyond `kept`; returns how many went.
+  static func dropOldest(in directory: String, keeping kept: Int) -> Int {
+    let entries = entryFiles(in: directory)
+    guard entries.count > kept else { return 0 }
     var dropped = 0
-    for name in pending.prefix(excess) where unlink("\(directory)/\(name)") == 0 { dropped += 1 }
+    for name in entries.prefix(entries.count - max(0, kept)) where unlink("\(directory)/\(name)") == 0 {
+      dropped += 1
+    }
     return dropped
   }
 }
@@ -176,14 +185,7 @@ extension Outbox {
   public func setAside(_ claim: OutboxClaim) -> Int {
     _ = LocalFiles.makeDirectory(rejectedDirectory)
     if rename(claim.path, "\(rejectedDirectory)/\(claim.name)") != 0 { unlink(claim.path) }
-    let kept = LocalFiles.names(in: rejectedDirectory).filter { !$0.hasPrefix(".") && $0.hasSuffix(".json") }
-    guard kept.count > capacity else { return 0 }
-    var dropped = 0
-    for name in kept.sorted(by: { OutboxName.order($0) < OutboxName.order($1) }).prefix(kept.count - capacity)
-    where unlink("\(rejectedDirectory)/\(name)") == 0 {
-      dropped += 1
-    }
-    return dropped
+    return Self.dropOldest(in: rejectedDirectory, keeping: capacity)
   }
 
   /// Puts back claims whose deliverer died (its pid is gone), or that are older than `maxAgeSeconds`.

@@ -273,16 +273,21 @@ struct RulePlanner {
     for (index, item) in items.enumerated() {
       // Named in errors only, so put into words only for one.
       func field() -> String { "\(what)[\(index)]" + (item["name"]?.stringValue.map { " \($0)" } ?? "") }
-      let value: JSONValue
+      let rendered: JSONValue?
       do {
-        value = try item.renderingTemplates(templateRoot)
+        rendered = try item.renderedTemplates(templateRoot)
       } catch {
         throw PlanError(reason: error.reason, detail: "\(field()): \(error.detail)")
       }
-      if item.holdsTemplate, let problem = shape.problems(in: value).first {
+      // An item without templates was validated with the configuration; a rendered one is checked now.
+      guard let rendered else {
+        result.append(item)
+        continue
+      }
+      if let problem = shape.problems(in: rendered).first {
         throw PlanError(reason: .invalidValue, detail: "\(field()): \(problem)")
       }
-      result.append(value)
+      result.append(rendered)
     }
     return result
   }

@@ -1,12 +1,7 @@
 extension JSONValue {
-  /// A copy with every templated string rendered against `root`; strings without `{{` are kept as they are.
-  func renderingTemplates(_ root: JSONValue) throws(PlanError) -> JSONValue {
-    try renderedTemplates(root) ?? self
-  }
-
-  /// The value with its templated strings rendered, or nil when it holds none: one walk that reads
-  /// each string once and copies a container only when something inside it changed.
-  private func renderedTemplates(_ root: JSONValue) throws(PlanError) -> JSONValue? {
+  /// The value with its templated strings rendered against `root`, or nil when it holds none: one
+  /// walk that reads each string once and copies a container only when something inside it changed.
+  func renderedTemplates(_ root: JSONValue) throws(PlanError) -> JSONValue? {
     switch self {
     case .string(let text):
       guard text.holdsTemplateAction else { return nil }
@@ -29,16 +24,6 @@ extension JSONValue {
       return copy.map(JSONValue.object)
     default:
       return nil
-    }
-  }
-
-  /// Whether any string inside holds a template action.
-  var holdsTemplate: Bool {
-    switch self {
-    case .string(let text): return text.holdsTemplateAction
-    case .array(let items): return items.contains { $0.holdsTemplate }
-    case .object(let object): return object.members.contains { $0.value.holdsTemplate }
-    default: return false
     }
   }
 }
