@@ -96,7 +96,15 @@ public enum Review {
     let templateRoot = JSONValue.object(root)
 
     for rule in config.rules {
-      if let why = RuleMatcher.mismatch(rule.match, operation: request.operation, namespace: namespace, pod: pod) {
+      if !rule.matchIsValid {
+        // Nothing can be matched without the rule's match, so it stands for every pod CREATE.
+        if request.operation != "CREATE" {
+          result.traces.append(RuleTrace(rule: rule.name, outcome: .notMatched("its match is invalid")))
+          continue
+        }
+      } else if let why = RuleMatcher.mismatch(
+        rule.match, operation: request.operation, namespace: namespace, pod: pod)
+      {
         result.traces.append(RuleTrace(rule: rule.name, outcome: .notMatched(why)))
         continue
       }
@@ -106,6 +114,13 @@ public enum Review {
       }
       if alreadyApplied.contains(rule.name) {
         result.traces.append(RuleTrace(rule: rule.name, outcome: .skipped(.alreadyInjected)))
+        continue
+      }
+      if let problem = rule.configProblem {
+        let failure = RuleFailure(
+          rule: rule.name, reason: .configInvalid, detail: problem, policy: rule.failurePolicy(config.defaults))
+        result.failures.append(failure)
+        result.traces.append(RuleTrace(rule: rule.name, outcome: .failed(failure)))
         continue
       }
       var planner = RulePlanner(rule: rule, conflict: rule.conflictPolicy(config.defaults), templateRoot: templateRoot)

@@ -31,7 +31,7 @@ enum ConfigSource {
       bytes = try LocalFiles.read(path)
     } catch {
       return .failure(
-        ConfigError(diagnostics: [ConfigDiagnostic(file: path, line: 0, message: "cannot read: \(error.reason)")]))
+        ConfigError(diagnostics: [ConfigDiagnostic(file: path, line: nil, message: "cannot read: \(error.reason)")]))
     }
     do {
       let config = try ConfigLoader.load(bytes, file: path)

@@ -121,7 +121,7 @@ enum ExplainCommand: Command {
   }
 }
 
-/// `podinject check-config`: validate the configuration, `file:line: message` per problem.
+/// `podinject check-config`: validate the configuration, `file:line:column: message` per problem.
 enum CheckConfigCommand: Command {
   static let name = "check-config"
   static let abstract = "Validate the configuration; exit 1 with file:line diagnostics."
@@ -131,6 +131,9 @@ enum CheckConfigCommand: Command {
     switch ConfigSource.load(arguments["config"]) {
     case .failure(let error):
       IO.write(2, error.description + "\n")
+      return Exit.configuration
+    case .success(let config) where !config.diagnostics.isEmpty:
+      IO.write(2, config.diagnostics.map(\.description).joined(separator: "\n") + "\n")
       return Exit.configuration
     case .success(let config):
       IO.write(1, "\(ConfigSource.path(arguments["config"])): OK, \(config.rules.count) rule(s)\n")

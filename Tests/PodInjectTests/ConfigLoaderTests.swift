@@ -480,17 +480,19 @@ struct ConfigLoaderTests {
     #expect(error.summary == error.diagnostics[0].description)
   }
 
-  @Test func diagnosticsPrintAsFileLineMessage() {
+  @Test func diagnosticsPrintAsFileLineColumnMessage() {
     let diagnostic = ConfigDiagnostic(
-      file: "/etc/podinject/config.yaml", line: 12, message: "unknown key \"x\"")
-    #expect(diagnostic.description == "/etc/podinject/config.yaml:12: unknown key \"x\"")
+      file: "/etc/podinject/config.yaml", line: 12, column: 3, message: "unknown key \"x\"")
+    #expect(diagnostic.description == "/etc/podinject/config.yaml:12:3: unknown key \"x\"")
+    let whole = ConfigDiagnostic(file: "/etc/podinject", line: nil, message: "cannot read: is a directory, not a file")
+    #expect(whole.description == "/etc/podinject: cannot read: is a directory, not a file")
   }
 
   @Test func yamlSyntaxErrorsHaveALineAndNoFallback() throws {
     let yaml = Fixture.configYAML("defaults:\n  onError: Deny\nrules: [\n")
     let error = try #require(Fixture.loadError(yaml))
     #expect(error.diagnostics.count == 1)
-    #expect(error.diagnostics[0].line >= 5)
+    #expect((error.diagnostics[0].line ?? 0) >= 5)
     #expect(error.fallbackOnError == nil)
   }
 

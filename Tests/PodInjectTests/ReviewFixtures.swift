@@ -21,10 +21,14 @@ enum Fixture {
   }
 
   /// The config error of `yaml`, or nil when it loads.
+  /// Every problem `check-config` reports: the whole configuration's, or those of its rules (which a
+  /// usable configuration carries, each failing only its rule).
   static func loadError(_ yaml: String) -> ConfigError? {
     do {
-      _ = try load(yaml)
-      return nil
+      let config = try load(yaml)
+      if config.diagnostics.isEmpty { return nil }
+      return ConfigError(
+        diagnostics: config.diagnostics, fallbackOnError: config.defaults.onError, fallbackEvents: config.events)
     } catch {
       return error
     }

@@ -80,8 +80,10 @@ struct RulePlannerTests {
     ),
     Case(
       "volumeMounts",
-      "  containers: [helper]\n  volumeMounts:\n  - {name: certs, mountPath: /etc/certs, readOnly: true}\n",
-      #"[{"op":"add","path":"/spec/containers/1/volumeMounts","value":[{"name":"certs","mountPath":"/etc/certs","readOnly":true}]}]"#
+      "  containers: [helper]\n  volumeMounts:\n  - {name: certs, mountPath: /etc/certs, readOnly: true}\n"
+        + "  volumes: [{name: certs, emptyDir: {}}]\n",
+      #"[{"op":"add","path":"/spec/containers/1/volumeMounts","value":[{"name":"certs","mountPath":"/etc/certs","readOnly":true}]},"#
+        + #"{"op":"add","path":"/spec/volumes","value":[{"name":"certs","emptyDir":{}}]}]"#
     ),
     Case(
       "init container, Last", "  initContainers:\n  - {name: setup, image: busybox}\n",
@@ -324,9 +326,9 @@ struct RulePlannerTests {
       ruleValue: ["name": "EXISTING", "value": "2"], setup: nil),
     Conflict(
       name: "volumeMount on the same path",
-      rule: "  containers: [app]\n  volumeMounts: [{name: b, mountPath: /data}]\n",
+      rule: "  containers: [app]\n  volumeMounts: [{name: a, mountPath: /data, readOnly: true}]\n",
       pointer: "/spec/containers/0/volumeMounts/0", podValue: ["name": "a", "mountPath": "/data"],
-      ruleValue: ["name": "b", "mountPath": "/data"],
+      ruleValue: ["name": "a", "mountPath": "/data", "readOnly": true],
       setup: ("/spec/containers/0/volumeMounts", [["name": "a", "mountPath": "/data"]])),
     Conflict(
       name: "label", rule: "  labels: {app: shop}\n", pointer: "/metadata/labels/app",

@@ -157,6 +157,8 @@ extension Rule {
     ])
     if let onError { object["onError"] = .string(onError.rawValue) }
     if let conflict { object["conflict"] = .string(conflict.rawValue) }
+    if let configProblem { object["configProblem"] = .string(configProblem) }
+    if !matchIsValid { object["matchIsValid"] = .bool(false) }
     return .object(object)
   }
 
@@ -180,6 +182,8 @@ extension Rule {
     match.annotations = matchAnnotations
     onError = json["onError"]?.stringValue.flatMap(FailurePolicy.init)
     conflict = json["conflict"]?.stringValue.flatMap(ConflictPolicy.init)
+    configProblem = json["configProblem"]?.stringValue
+    matchIsValid = json["matchIsValid"]?.boolValue ?? true
     self.containers = containers.map(Glob.init)
     includeInitContainers = includeInit
     env = json["env"]?.arrayValue ?? []

@@ -1,16 +1,25 @@
-/// One problem found in a configuration file, printed as `file:line: message`.
+/// One problem found in a configuration file, printed as `file:line:column: message`, or as
+/// `file: message` when it is about the file as a whole (unreadable, a directory).
 public struct ConfigDiagnostic: Sendable, Equatable, CustomStringConvertible {
   public var file: String
-  public var line: Int
+  /// 1-based; nil when the problem has no place in the file.
+  public var line: Int?
+  /// 1-based, in characters; nil when unknown.
+  public var column: Int?
   public var message: String
 
-  public init(file: String, line: Int, message: String) {
+  public init(file: String, line: Int?, column: Int? = nil, message: String) {
     self.file = file
     self.line = line
+    self.column = column
     self.message = message
   }
 
-  public var description: String { "\(file):\(line): \(message)" }
+  public var description: String {
+    guard let line else { return "\(file): \(message)" }
+    guard let column else { return "\(file):\(line): \(message)" }
+    return "\(file):\(line):\(column): \(message)"
+  }
 }
 
 /// Why a configuration could not be used, and the failure policy still readable from it.

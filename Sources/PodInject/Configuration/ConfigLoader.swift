@@ -9,17 +9,25 @@ public enum ConfigLoader {
     do {
       documents = try YAML.parseDocuments(bytes)
     } catch {
-      throw ConfigError(diagnostics: [ConfigDiagnostic(file: file, line: error.line, message: error.message)])
+      throw ConfigError(
+        diagnostics: [ConfigDiagnostic(file: file, line: error.line, column: error.column, message: error.message)])
     }
     guard documents.count == 1, let root = documents.first else {
       let message = documents.isEmpty ? "the file holds no document" : "expected one document, found \(documents.count)"
-      throw ConfigError(diagnostics: [ConfigDiagnostic(file: file, line: 1, message: message)])
+      throw ConfigError(diagnostics: [ConfigDiagnostic(file: file, line: 1, column: 1, message: message)])
     }
     var reader = ConfigReader(file: file)
-    let config = reader.readConfig(root)
+    var config = reader.readConfig(root)
+    // A problem inside one named rule fails that rule only; anything else fails the whole configuration.
     guard reader.diagnostics.isEmpty else {
+      let all = (reader.diagnostics + reader.ruleDiagnostics).sorted {
+        ($0.line ?? 0, $0.column ?? 0) < ($1.line ?? 0, $1.column ?? 0)
+      }
       throw ConfigError(
-        diagnostics: reader.diagnostics, fallbackOnError: reader.readableOnError, fallbackEvents: reader.readableEvents)
+        diagnostics: all, fallbackOnError: reader.readableOnError, fallbackEvents: reader.readableEvents)
+    }
+    config.diagnostics = reader.ruleDiagnostics.sorted {
+      ($0.line ?? 0, $0.column ?? 0) < ($1.line ?? 0, $1.column ?? 0)
     }
     return config
   }
@@ -29,6 +37,8 @@ public enum ConfigLoader {
 struct ConfigReader {
   let file: String
   var diagnostics: [ConfigDiagnostic] = []
+  /// Problems inside rules that are otherwise identified (a valid, unique name): they fail only their rule.
+  var ruleDiagnostics: [ConfigDiagnostic] = []
   /// `defaults.onError` once read successfully.
   var readableOnError: FailurePolicy?
   /// The `events` section once read without a problem.
@@ -37,7 +47,7 @@ struct ConfigReader {
   init(file: String) { self.file = file }
 
   mutating func fail(_ node: YAMLNode, _ message: String) {
-    diagnostics.append(ConfigDiagnostic(file: file, line: node.line, message: message))
+    diagnostics.append(ConfigDiagnostic(file: file, line: node.line, column: node.column, message: message))
   }
 
   mutating func readConfig(_ root: YAMLNode) -> InjectionConfig {
@@ -46,7 +56,7 @@ struct ConfigReader {
     guard let members = mapping(root, allowed: keys, in: "InjectionConfig") else { return config }
     var sawAPIVersion = false
     var sawKind = false
-    for (key, node) in members {
+    for (key, _, node) in members {
       switch key {
       case "apiVersion":
         sawAPIVersion = true
@@ -78,7 +88,7 @@ struct ConfigReader {
 
   mutating func readDefaults(_ node: YAMLNode) -> InjectionConfig.Defaults {
     var defaults = InjectionConfig.Defaults()
-    for (key, value) in mapping(node, allowed: ["onError", "conflict"], in: "defaults") ?? [] {
+    for (key, _, value) in mapping(node, allowed: ["onError", "conflict"], in: "defaults") ?? [] {
       if key == "onError", let policy = choice(value, FailurePolicy.self) {
         defaults.onError = policy
         readableOnError = policy
@@ -93,7 +103,7 @@ struct ConfigReader {
     let keys: Set = [
       "api", "reportingController", "reportingInstance", "regarding", "timeoutMilliseconds", "outbox", "logFile",
     ]
-    for (key, value) in mapping(node, allowed: keys, in: "events") ?? [] {
+    for (key, _, value) in mapping(node, allowed: keys, in: "events") ?? [] {
       switch key {
       case "api": events.api = choice(value, EventAPI.self) ?? events.api
       case "reportingController":
@@ -134,11 +144,20 @@ struct ConfigReader {
     var rules: [Rule] = []
     var seen: [String: Int] = [:]
     for item in items {
-      guard let rule = readRule(item) else { continue }
+      let before = diagnostics.count
+      guard var rule = readRule(item) else { continue }
       if let line = seen[rule.name] {
         fail(item, "duplicate rule name \"\(rule.name)\" (first at line \(line))")
+        continue
       }
       seen[rule.name] = item.line
+      // The rule is named and unique, so its own problems can fail it alone.
+      if diagnostics.count > before, KubernetesValidation.dns1123Label(rule.name) == nil {
+        let own = diagnostics[before...]
+        rule.configProblem = own.first?.description
+        ruleDiagnostics += own
+        diagnostics.removeSubrange(before...)
+      }
       rules.append(rule)
     }
     return rules
@@ -152,34 +171,45 @@ struct ConfigReader {
 
   mutating func readRule(_ node: YAMLNode) -> Rule? {
     guard let members = mapping(node, allowed: Self.ruleKeys, in: "rule") else { return nil }
-    guard let nameNode = members.first(where: { $0.0 == "name" })?.1, let name = string(nameNode) else {
+    guard let nameNode = members.first(where: { $0.key == "name" })?.value, let name = string(nameNode) else {
       fail(node, "rule needs a name")
       return nil
     }
     if let problem = KubernetesValidation.dns1123Label(name) { fail(nameNode, "rule name is invalid: \(problem)") }
     var rule = Rule(name: name)
-    for (key, value) in members {
+    for (key, _, value) in members {
       switch key {
-      case "match": rule.match = readMatch(value)
+      case "match":
+        let before = diagnostics.count
+        rule.match = readMatch(value)
+        rule.matchIsValid = diagnostics.count == before
       case "onError": rule.onError = choice(value, FailurePolicy.self)
       case "conflict": rule.conflict = choice(value, ConflictPolicy.self)
       case "containers": rule.containers = (stringList(value) ?? ["*"]).map(Glob.init)
       case "includeInitContainers": rule.includeInitContainers = bool(value) ?? false
-      case "env": rule.env = objects(value, .envVar)
+      case "env":
+        rule.env = objects(value, .envVar)
+        checkUnique(value, member: "name", what: "env name")
       case "envFrom": rule.envFrom = objects(value, .envFromSource)
-      case "volumeMounts": rule.volumeMounts = objects(value, .volumeMount)
-      case "initContainers": rule.initContainers = objects(value, .container)
+      case "volumeMounts":
+        rule.volumeMounts = objects(value, .volumeMount)
+        checkUnique(value, member: "mountPath", what: "mountPath")
+      case "initContainers": rule.initContainers = objects(value, .container, role: .initContainer)
       case "initContainerPosition":
         rule.initContainerPosition = choice(value, InitContainerPosition.self) ?? .last
-      case "sidecars": rule.sidecars = objects(value, .container)
-      case "volumes": rule.volumes = objects(value, .volume)
+      case "sidecars": rule.sidecars = objects(value, .container, role: .sidecar)
+      case "volumes":
+        rule.volumes = objects(value, .volume)
+        checkUnique(value, member: "name", what: "volume name")
       case "labels":
         rule.labels = stringMap(
           value, keyRule: KubernetesValidation.qualifiedName, valueRule: KubernetesValidation.labelValue, in: "labels")
       case "annotations":
         rule.annotations = stringMap(
           value, keyRule: KubernetesValidation.annotationKey, valueRule: nil, in: "annotations")
-      case "imagePullSecrets": rule.imagePullSecrets = objects(value, .localObjectReference)
+      case "imagePullSecrets":
+        rule.imagePullSecrets = objects(value, .localObjectReference)
+        checkUnique(value, member: "name", what: "imagePullSecret name")
       case "tolerations": rule.tolerations = objects(value, .toleration)
       case "nodeSelector":
         rule.nodeSelector = stringMap(
@@ -188,6 +218,7 @@ struct ConfigReader {
       default: break
       }
     }
+    checkContainerNames(members)
     if rule.containers.isEmpty && !(rule.env.isEmpty && rule.envFrom.isEmpty && rule.volumeMounts.isEmpty) {
       fail(node, "rule \"\(name)\" injects into containers but its containers list is empty")
     }
@@ -197,7 +228,7 @@ struct ConfigReader {
   mutating func readMatch(_ node: YAMLNode) -> RuleMatch {
     var match = RuleMatch()
     let keys: Set = ["operations", "namespaces", "excludeNamespaces", "labelSelector", "annotations"]
-    for (key, value) in mapping(node, allowed: keys, in: "match") ?? [] {
+    for (key, _, value) in mapping(node, allowed: keys, in: "match") ?? [] {
       switch key {
       case "operations":
         let operations = stringList(value) ?? match.operations
@@ -224,14 +255,17 @@ struct ConfigReader {
 
   // MARK: typed readers
 
+  /// One member of a mapping: its key, where the key is, and its value.
+  typealias Member = (key: String, keyNode: YAMLNode, value: YAMLNode)
+
   /// The members of a mapping with string keys, rejecting unknown and repeated keys.
-  mutating func mapping(_ node: YAMLNode, allowed: Set<String>?, in context: String) -> [(String, YAMLNode)]? {
+  mutating func mapping(_ node: YAMLNode, allowed: Set<String>?, in context: String) -> [Member]? {
     guard case .mapping(let pairs) = node.kind else {
       if case .scalar(let scalar) = node.kind, scalar.isPlain, ["", "~", "null"].contains(scalar.text) { return [] }
       fail(node, "\(context) must be a mapping")
       return nil
     }
-    var members: [(String, YAMLNode)] = []
+    var members: [Member] = []
     var seen: Set<String> = []
     for (keyNode, value) in pairs {
       guard let key = keyNode.scalarText else {
@@ -246,7 +280,7 @@ struct ConfigReader {
         fail(keyNode, "duplicate key \"\(key)\" in \(context)")
         continue
       }
-      members.append((key, value))
+      members.append((key, keyNode, value))
     }
     return members
   }
@@ -306,21 +340,62 @@ struct ConfigReader {
     return items.compactMap { string($0) }
   }
 
-  /// A list of core/v1 objects, each checked against its shape and for template syntax.
-  mutating func objects(_ node: YAMLNode, _ shape: CoreV1Shape) -> [JSONValue] {
+  /// A list of core/v1 objects, each checked against the API server's schema and rules and for
+  /// template syntax.
+  mutating func objects(_ node: YAMLNode, _ type: CoreV1Type, role: ContainerRole? = nil) -> [JSONValue] {
     guard case .sequence(let items) = node.kind else {
-      fail(node, "expected a list of \(shape.rawValue)")
+      fail(node, "expected a list of \(type.name)")
       return []
     }
     var values: [JSONValue] = []
     for item in items {
       checkTemplates(item)
-      checkRepeatedKeys(item, in: shape.rawValue)
+      checkRepeatedKeys(item, in: type.name)
       guard let value = json(item) else { continue }
-      for problem in shape.located(in: value) { fail(Self.node(at: problem.path, in: item), problem.message) }
+      for problem in CoreV1Validator.problems(in: value, as: type, role: role) {
+        fail(Self.node(at: problem.path, in: item), problem.message)
+      }
       values.append(value)
     }
     return values
+  }
+
+  /// Items of one list in a rule whose `member` repeats an earlier item's: the second would always
+  /// conflict with the first at admission.
+  mutating func checkUnique(_ node: YAMLNode, member: String, what: String) {
+    guard case .sequence(let items) = node.kind else { return }
+    var seen: [String: Int] = [:]
+    for item in items {
+      guard let keyed = Self.member(member, of: item), let text = keyed.value.scalarText else { continue }
+      if let line = seen[text] {
+        fail(keyed.key, "duplicate \(what) in this rule (first at line \(line))")
+      } else {
+        seen[text] = keyed.key.line
+      }
+    }
+  }
+
+  /// Container names must be unique across a rule's init containers and sidecars: they share the
+  /// pod's name space.
+  mutating func checkContainerNames(_ members: [Member]) {
+    var seen: [String: Int] = [:]
+    for (key, _, list) in members where key == "initContainers" || key == "sidecars" {
+      guard case .sequence(let items) = list.kind else { continue }
+      for item in items {
+        guard let keyed = Self.member("name", of: item), let name = keyed.value.scalarText else { continue }
+        if let line = seen[name] {
+          fail(keyed.key, "duplicate container name in this rule (first at line \(line))")
+        } else {
+          seen[name] = keyed.key.line
+        }
+      }
+    }
+  }
+
+  /// The key and value nodes of a mapping's member.
+  static func member(_ key: String, of node: YAMLNode) -> (key: YAMLNode, value: YAMLNode)? {
+    guard case .mapping(let pairs) = node.kind else { return nil }
+    return pairs.last { $0.key.scalarText == key }
   }
 
   /// The node of a member path (keys and list indexes) under `node`, or the deepest one found.
@@ -358,8 +433,8 @@ struct ConfigReader {
     _ node: YAMLNode, keyRule: ((String) -> String?)?, valueRule: ((String) -> String?)?, in context: String
   ) -> JSONObject {
     var result = JSONObject()
-    for (key, valueNode) in mapping(node, allowed: nil, in: context) ?? [] {
-      if let keyRule, let problem = keyRule(key) { fail(valueNode, "\(context) key \"\(key)\" is invalid: \(problem)") }
+    for (key, keyNode, valueNode) in mapping(node, allowed: nil, in: context) ?? [] {
+      if let keyRule, let problem = keyRule(key) { fail(keyNode, "\(context) key \"\(key)\" is invalid: \(problem)") }
       checkTemplates(valueNode)
       guard let value = string(valueNode) else { continue }
       if let valueRule, !value.holdsTemplateAction, let problem = valueRule(value) {

@@ -40,6 +40,8 @@ public struct InjectionConfig: Sendable {
   public var optOutAnnotation = "podinject.dev/inject"
   public var events = EventSettings()
   public var rules: [Rule] = []
+  /// Problems inside rules, each of which fails only its rule (`check-config` still reports them all).
+  public var diagnostics: [ConfigDiagnostic] = []
 
   public init() {}
 
@@ -84,6 +86,11 @@ public struct Rule: Sendable {
   public var imagePullSecrets: [JSONValue] = []
   public var tolerations: [JSONValue] = []
   public var nodeSelector = JSONObject()
+  /// Why the configuration of this rule is invalid (its first diagnostic), nil when it is valid. An
+  /// invalid rule fails with `ConfigInvalid` wherever it would apply; the other rules still do.
+  public var configProblem: String?
+  /// Whether `match` was read without a problem; when not, an invalid rule stands for every pod CREATE.
+  public var matchIsValid = true
 
   public init(name: String) { self.name = name }
 

@@ -42,6 +42,10 @@ public enum LocalFiles {
     let fd = open(path, O_RDONLY | O_CLOEXEC)
     guard fd >= 0 else { throw FileError(path: path, reason: String(cString: strerror(errno))) }
     defer { close(fd) }
+    var info = stat()
+    if fstat(fd, &info) == 0 && (info.st_mode & S_IFMT) == S_IFDIR {
+      throw FileError(path: path, reason: "is a directory, not a file")
+    }
     let (bytes, overflowed) = read(fd, limit: limit)
     guard !overflowed else { throw FileError(path: path, reason: "larger than \(limit) bytes") }
     return bytes

@@ -1,3 +1,9 @@
+#if canImport(Glibc)
+  import Glibc
+#elseif canImport(Musl)
+  import Musl
+#endif
+
 /// Checks names and values the way the Kubernetes API server validates them; each returns nil when valid,
 /// else a short reason.
 ///
@@ -206,5 +212,66 @@ extension KubernetesValidation {
       }
     }
     return bytes
+  }
+}
+
+extension KubernetesValidation {
+  /// A port name (IANA_SVC_NAME): 1-15 of `[a-z0-9-]`, at least one letter, no '-' at either end or twice.
+  public static func portName(_ s: String) -> String? {
+    let bytes = Array(s.utf8)
+    if bytes.isEmpty || bytes.count > 15 { return "must be 1 to 15 characters" }
+    let hyphen = UInt8(ascii: "-")
+    guard bytes.allSatisfy({ isLowerAlphanumeric($0) || $0 == hyphen }) else {
+      return "must contain only lower case alphanumeric characters or '-'"
+    }
+    guard bytes.contains(where: { $0 >= UInt8(ascii: "a") && $0 <= UInt8(ascii: "z") }) else {
+      return "must contain at least one letter"
+    }
+    if bytes.first == hyphen || bytes.last == hyphen { return "must not begin or end with '-'" }
+    if zip(bytes, bytes.dropFirst()).contains(where: { $0 == hyphen && $1 == hyphen }) {
+      return "must not contain consecutive '-'"
+    }
+    return nil
+  }
+
+  /// An HTTP header name: `[-A-Za-z0-9]+`.
+  public static func httpHeaderName(_ s: String) -> String? {
+    let ok = !s.utf8.isEmpty && s.utf8.allSatisfy { isAlphanumeric($0) || $0 == UInt8(ascii: "-") }
+    return ok ? nil : "must consist of alphanumeric characters or '-'"
+  }
+
+  /// A ConfigMap or Secret key: at most 253 of `[-._a-zA-Z0-9]`, and not `.`, `..` or starting with `..`.
+  public static func configMapKey(_ s: String) -> String? {
+    let bytes = Array(s.utf8)
+    if bytes.isEmpty || bytes.count > dns1123SubdomainMaxLength { return "must be 1 to 253 characters" }
+    let allowed = bytes.allSatisfy {
+      isAlphanumeric($0) || $0 == UInt8(ascii: "-") || $0 == UInt8(ascii: "_") || $0 == UInt8(ascii: ".")
+    }
+    if !allowed { return "must consist of alphanumeric characters, '-', '_' or '.'" }
+    if s == "." || s.hasPrefix("..") { return "must not be '.' or start with '..'" }
+    return nil
+  }
+
+  /// A container resource name: cpu, memory, ephemeral-storage, hugepages-<size>, or an extended
+  /// resource `domain/name` outside the kubernetes.io domains.
+  public static func containerResourceName(_ s: String) -> String? {
+    if ["cpu", "memory", "ephemeral-storage"].contains(s) { return nil }
+    if s.hasPrefix("hugepages-") {
+      return Quantity(String(s.dropFirst(10))).map { $0.value > 0 } == true ? nil : "must be hugepages-<size>"
+    }
+    guard s.contains("/"), qualifiedName(s) == nil, !s.hasPrefix("requests.") else {
+      return "must be cpu, memory, ephemeral-storage, hugepages-<size> or an extended resource domain/name"
+    }
+    let domain = s.split(separator: "/")[0]
+    if domain == "kubernetes.io" || domain.hasSuffix(".kubernetes.io") {
+      return "must not be in a kubernetes.io domain unless it is a standard resource"
+    }
+    return nil
+  }
+
+  /// Whether `s` is an IPv4 or IPv6 address as Go's net.ParseIP reads it.
+  static func isIP(_ s: String) -> Bool {
+    var buffer = [UInt8](repeating: 0, count: 16)
+    return inet_pton(AF_INET, s, &buffer) == 1 || inet_pton(AF_INET6, s, &buffer) == 1
   }
 }

@@ -22,9 +22,9 @@ struct RulePlanner {
     try injectIntoContainers(&draft)
     try injectContainers(rule.initContainers, into: "initContainers", what: "init container", &draft)
     try injectContainers(rule.sidecars, into: "containers", what: "sidecar", &draft)
-    try injectNamedItems(rule.volumes, at: Paths.volumes, key: "name", shape: .volume, what: "volume", &draft)
+    try injectNamedItems(rule.volumes, at: Paths.volumes, key: "name", type: .volume, what: "volume", &draft)
     try injectNamedItems(
-      rule.imagePullSecrets, at: Paths.imagePullSecrets, key: "name", shape: .localObjectReference,
+      rule.imagePullSecrets, at: Paths.imagePullSecrets, key: "name", type: .localObjectReference,
       what: "imagePullSecret", &draft)
     try injectTolerations(&draft)
     try injectMap(rule.labels, at: Paths.labels, what: "label", valueRule: KubernetesValidation.labelValue, &draft)
@@ -37,7 +37,49 @@ struct RulePlanner {
     try injectMap(
       rule.nodeSelector, at: Paths.nodeSelector, what: "nodeSelector", valueRule: KubernetesValidation.labelValue,
       &draft)
+    try checkMountedVolumes(before: patcher.pod, after: draft.pod)
     patcher = draft
+  }
+
+  /// Two rendered items of one list with the same identity (templates may make them so) would make
+  /// the API server refuse the pod.
+  private func unique(_ items: [JSONValue], by key: String, what: String) throws(PlanError) -> [JSONValue] {
+    var seen: [String] = []
+    for item in items {
+      guard let id = item[key]?.stringValue else { continue }
+      if seen.contains(id) { throw PlanError(reason: .invalidValue, detail: "\(what) \(id) is given twice") }
+      seen.append(id)
+    }
+    return items
+  }
+
+  /// The rule must not make the pod mount a volume it does not have: the API server refuses such a
+  /// pod (`volumeMounts[0].name: Not found`). A dangling mount the pod already had is not the rule's.
+  private func checkMountedVolumes(before: JSONValue, after: JSONValue) throws(PlanError) {
+    let mounts =
+      !rule.volumeMounts.isEmpty || (rule.initContainers + rule.sidecars).contains { $0["volumeMounts"] != nil }
+    guard mounts else { return }
+    let already = Self.missingVolumes(before)
+    if let name = Self.missingVolumes(after).first(where: { !already.contains($0) }) {
+      throw PlanError(reason: .unpatchablePod, detail: "volumeMount of volume \(name): the pod has no such volume")
+    }
+  }
+
+  /// The volume names that some container of the pod mounts but the pod does not have.
+  private static func missingVolumes(_ pod: JSONValue) -> [String] {
+    let volumes = (pod[pointer: Paths.volumes]?.arrayValue ?? []).compactMap { $0["name"]?.stringValue }
+    var missing: [String] = []
+    for list in ["initContainers", "containers"] {
+      for container in pod[pointer: Paths.spec.appending(list)]?.arrayValue ?? [] {
+        for mount in container["volumeMounts"]?.arrayValue ?? [] {
+          guard let name = mount["name"]?.stringValue, !volumes.contains(name), !missing.contains(name) else {
+            continue
+          }
+          missing.append(name)
+        }
+      }
+    }
+    return missing
   }
 
   // MARK: per-container items
@@ -45,9 +87,10 @@ struct RulePlanner {
   /// env, envFrom and volumeMounts for every selected container.
   private mutating func injectIntoContainers(_ patcher: inout PodPatcher) throws(PlanError) {
     guard !(rule.env.isEmpty && rule.envFrom.isEmpty && rule.volumeMounts.isEmpty) else { return }
-    let env = try rendered(rule.env, .envVar, what: "env")
+    let env = try unique(rendered(rule.env, .envVar, what: "env"), by: "name", what: "env")
     let envFrom = try rendered(rule.envFrom, .envFromSource, what: "envFrom")
-    let mounts = try rendered(rule.volumeMounts, .volumeMount, what: "volumeMount")
+    let mounts = try unique(
+      rendered(rule.volumeMounts, .volumeMount, what: "volumeMount"), by: "mountPath", what: "volumeMount")
     let own = try ownContainerNames()
     var lists = ["containers"]
     if rule.includeInitContainers { lists.append("initContainers") }
@@ -80,8 +123,8 @@ struct RulePlanner {
   private func ownContainerNames() throws(PlanError) -> [String] {
     guard !(rule.initContainers.isEmpty && rule.sidecars.isEmpty) else { return [] }
     let containers =
-      try rendered(rule.initContainers, .container, what: "init container")
-      + rendered(rule.sidecars, .container, what: "sidecar")
+      try rendered(rule.initContainers, .container, role: .initContainer, what: "init container")
+      + rendered(rule.sidecars, .container, role: .sidecar, what: "sidecar")
     return containers.compactMap { $0["name"]?.stringValue }
   }
 
@@ -105,7 +148,8 @@ struct RulePlanner {
     _ items: [JSONValue], into list: String, what: String, _ patcher: inout PodPatcher
   ) throws(PlanError) {
     guard !items.isEmpty else { return }
-    let containers = try rendered(items, .container, what: what)
+    let role: ContainerRole = list == "initContainers" ? .initContainer : .sidecar
+    let containers = try rendered(items, .container, role: role, what: what)
     var insertAt = 0
     for container in containers {
       let name = container["name"]?.stringValue ?? ""
@@ -147,11 +191,11 @@ struct RulePlanner {
 
   /// Volumes and image pull secrets: one per name in the pod spec.
   private mutating func injectNamedItems(
-    _ items: [JSONValue], at path: JSONPointer, key: String, shape: CoreV1Shape, what: String,
+    _ items: [JSONValue], at path: JSONPointer, key: String, type: CoreV1Type, what: String,
     _ patcher: inout PodPatcher
   ) throws(PlanError) {
     guard !items.isEmpty else { return }
-    for item in try rendered(items, shape, what: what) {
+    for item in try rendered(items, type, what: what) {
       try injectItem(item, at: path, key: key, what: what, place: nil, &patcher)
     }
   }
@@ -267,7 +311,9 @@ struct RulePlanner {
   }
 
   /// Renders a rule's items and validates the results as the API server would.
-  private func rendered(_ items: [JSONValue], _ shape: CoreV1Shape, what: String) throws(PlanError) -> [JSONValue] {
+  private func rendered(
+    _ items: [JSONValue], _ type: CoreV1Type, role: ContainerRole? = nil, what: String
+  ) throws(PlanError) -> [JSONValue] {
     var result: [JSONValue] = []
     result.reserveCapacity(items.count)
     for (index, item) in items.enumerated() {
@@ -284,8 +330,8 @@ struct RulePlanner {
         result.append(item)
         continue
       }
-      if let problem = shape.problems(in: rendered).first {
-        throw PlanError(reason: .invalidValue, detail: "\(field()): \(problem)")
+      if let problem = CoreV1Validator.problems(in: rendered, as: type, role: role).first {
+        throw PlanError(reason: .invalidValue, detail: "\(field()): \(problem.message)")
       }
       result.append(rendered)
     }
