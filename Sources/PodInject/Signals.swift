@@ -4,7 +4,7 @@ enum Signals {
   /// `podinject: rule "NAME" not applied: REASON`, with the detail when it still fits in 120 characters.
   static func warning(_ failure: RuleFailure) -> String {
     let base =
-      failure.reason == .configInvalid
+      failure.reason == .configInvalid && failure.rule == "*"
       ? "podinject: configuration invalid, no rule applied: ConfigInvalid"
       : "podinject: rule \"\(failure.rule)\" not applied: \(failure.reason.rawValue)"
     let detailed = "\(base) (\(failure.detail))"
@@ -22,7 +22,7 @@ enum Signals {
   /// The `status.message` of a denial: every rule that refused the pod, with its reason.
   static func denialMessage(_ denials: [RuleFailure]) -> String {
     denials.map { failure in
-      failure.reason == .configInvalid
+      failure.reason == .configInvalid && failure.rule == "*"
         ? "podinject: configuration invalid (\(failure.detail)); pods are refused until it is fixed"
         : "podinject: rule \"\(failure.rule)\" failed: \(failure.reason.rawValue) (\(failure.detail))"
     }.joined(separator: "; ")
@@ -41,7 +41,10 @@ enum Signals {
       ? "the pod was admitted without it"
       : failure.policy == .deny ? "the pod was refused" : "the pod was refused by another rule"
     let subject =
-      failure.reason == .configInvalid ? "the podinject configuration is invalid" : "rule \"\(failure.rule)\" failed"
+      failure.reason != .configInvalid
+      ? "rule \"\(failure.rule)\" failed"
+      : failure.rule == "*"
+        ? "the podinject configuration is invalid" : "the configuration of rule \"\(failure.rule)\" is invalid"
     let note =
       "\(subject) for pod \(podName.isEmpty ? "(unnamed)" : podName) in namespace \(namespace): "
       + "\(failure.reason.rawValue): \(failure.detail); \(outcome)"

@@ -156,7 +156,7 @@ struct Rules {
 
   /// Exactly one of `keys` must be set.
   mutating func exactlyOne(_ keys: [String], what: String) {
-    let set = keys.filter(isSet)
+    let set = object.members.map(\.key).filter { keys.contains($0) && isSet($0) }
     if set.count == 1 { return }
     if set.isEmpty {
       fail(nil, "needs one \(what): one of \(keys.joined(separator: ", "))")
