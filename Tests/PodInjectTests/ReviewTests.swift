@@ -447,3 +447,47 @@ struct ReviewTests {
     #expect(log["durationMs"] == .number("0.000"))
   }
 }
+
+/// A rule whose own configuration is invalid fails alone, with ConfigInvalid and its own policy.
+struct InvalidRuleTests {
+  static let config = Fixture.configYAML(
+    """
+    rules:
+    - name: broken
+      onError: Deny
+      match:
+        namespaces: [team-*]
+      sidecars: [{name: s, image: x, ports: [{containerPort: "80"}]}]
+    - name: labels
+      labels: {team: a}
+    """)
+
+  @Test func theOtherRulesStillApply() throws {
+    let result = try Fixture.run(Self.config.replacing("onError: Deny", with: "onError: Allow"))
+    #expect(result.applied == ["labels"])
+    #expect(result.failures.map(\.rule) == ["broken"])
+    #expect(result.failures.first?.reason == .configInvalid)
+    #expect(result.failures.first?.detail.hasPrefix("config.yaml:") == true)
+    #expect(result.response.allowed)
+    #expect(result.response.warnings == ["podinject: rule \"broken\" not applied: ConfigInvalid"])
+    #expect(result.events.map(\.reason) == [.configInvalid])
+  }
+
+  @Test func itsOwnPolicyDecides() throws {
+    let result = try Fixture.run(Self.config)
+    #expect(!result.response.allowed)
+    #expect(result.response.status?.code == 403)
+  }
+
+  @Test func itsValidMatchStillSelects() throws {
+    let result = try Fixture.run(Self.config, namespace: "other")
+    #expect(result.failures.isEmpty)
+    #expect(result.applied == ["labels"])
+  }
+
+  @Test func anInvalidMatchStandsForEveryCreate() throws {
+    let yaml = Self.config.replacing("namespaces: [team-*]", with: "namespaces: team")
+    #expect(try Fixture.run(yaml, namespace: "other").failures.map(\.rule) == ["broken"])
+    #expect(try Fixture.run(yaml, operation: "UPDATE").failures.isEmpty)
+  }
+}
