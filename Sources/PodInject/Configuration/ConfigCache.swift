@@ -154,11 +154,11 @@ extension Rule {
       ("sidecars", .array(sidecars)), ("volumes", .array(volumes)), ("labels", .object(labels)),
       ("annotations", .object(annotations)), ("imagePullSecrets", .array(imagePullSecrets)),
       ("tolerations", .array(tolerations)), ("nodeSelector", .object(nodeSelector)),
+      // Always written, in the order they are read: a member the reader misses costs a scan of all.
+      ("configProblem", configProblem.map(JSONValue.string) ?? .null), ("matchIsValid", .bool(matchIsValid)),
     ])
     if let onError { object["onError"] = .string(onError.rawValue) }
     if let conflict { object["conflict"] = .string(conflict.rawValue) }
-    if let configProblem { object["configProblem"] = .string(configProblem) }
-    if !matchIsValid { object["matchIsValid"] = .bool(false) }
     return .object(object)
   }
 
@@ -182,8 +182,6 @@ extension Rule {
     match.annotations = matchAnnotations
     onError = json["onError"]?.stringValue.flatMap(FailurePolicy.init)
     conflict = json["conflict"]?.stringValue.flatMap(ConflictPolicy.init)
-    configProblem = json["configProblem"]?.stringValue
-    matchIsValid = json["matchIsValid"]?.boolValue ?? true
     self.containers = containers.map(Glob.init)
     includeInitContainers = includeInit
     env = json["env"]?.arrayValue ?? []
@@ -198,6 +196,8 @@ extension Rule {
     imagePullSecrets = json["imagePullSecrets"]?.arrayValue ?? []
     tolerations = json["tolerations"]?.arrayValue ?? []
     self.nodeSelector = nodeSelector
+    configProblem = json["configProblem"]?.stringValue
+    matchIsValid = json["matchIsValid"]?.boolValue ?? true
   }
 }
 

@@ -54,7 +54,7 @@ struct CoreV1Validator {
         fail(path + [member.key], "unknown field \"\(member.key)\" in \(type.name)")
         continue
       }
-      check(member.value, field, at: path + [member.key], label: "\(type.name).\(member.key)")
+      check(member.value, field, at: Site(parent: path, type: type, key: member.key))
     }
     for key in type.required where object[key]?.isNull ?? true {
       fail(path, "\(type.name) needs \"\(key)\"")
@@ -64,90 +64,117 @@ struct CoreV1Validator {
     checkRules(type, object, at: path)
   }
 
-  private mutating func check(_ value: JSONValue, _ field: CoreV1Field, at path: [String], label: String) {
+  /// Where a value is: its object's path, the field, and the item within the field. The path and the
+  /// label are put together only for a problem or a nested object: most values have neither.
+  struct Site {
+    enum Item {
+      case index(Int)
+      case member(String)
+    }
+
+    var parent: [String]
+    var type: CoreV1Type
+    var key: String
+    var item: Item?
+
+    func element(_ item: Item) -> Site { Site(parent: parent, type: type, key: key, item: item) }
+
+    var path: [String] {
+      switch item {
+      case nil: return parent + [key]
+      case .index(let index)?: return parent + [key, String(index)]
+      case .member(let member)?: return parent + [key, member]
+      }
+    }
+
+    var label: String {
+      switch item {
+      case nil: return "\(type.name).\(key)"
+      case .index(let index)?: return "\(type.name).\(key)[\(index)]"
+      case .member(let member)?: return "\(type.name).\(key)[\"\(member)\"]"
+      }
+    }
+  }
+
+  private mutating func check(_ value: JSONValue, _ field: CoreV1Field, at site: Site) {
     if case .null = value {
-      if !field.nullable { fail(path, "\(label) must not be null") }
+      if !field.nullable { fail(site.path, "\(site.label) must not be null") }
       return
     }
     switch field.layout {
     case .single:
-      check(value, field.value, at: path, label: label)
+      check(value, field.value, at: site)
     case .list:
       guard case .array(let items) = value else {
-        fail(path, "\(label) must be a list, not \(value.typeName)")
+        fail(site.path, "\(site.label) must be a list, not \(value.typeName)")
         return
       }
-      for (index, item) in items.enumerated() {
-        check(item, field.value, at: path + [String(index)], label: "\(label)[\(index)]")
-      }
-      if !field.keys.isEmpty { checkUniqueKeys(items, field.keys, at: path, label: label) }
+      for (index, item) in items.enumerated() { check(item, field.value, at: site.element(.index(index))) }
+      if !field.keys.isEmpty { checkUniqueKeys(items, field.keys, at: site) }
     case .map:
       guard case .object(let entries) = value else {
-        fail(path, "\(label) must be a map, not \(value.typeName)")
+        fail(site.path, "\(site.label) must be a map, not \(value.typeName)")
         return
       }
-      for member in entries.members {
-        check(member.value, field.value, at: path + [member.key], label: "\(label)[\"\(member.key)\"]")
-      }
+      for member in entries.members { check(member.value, field.value, at: site.element(.member(member.key))) }
     }
   }
 
-  private mutating func check(_ value: JSONValue, _ kind: CoreV1Field.Value, at path: [String], label: String) {
+  private mutating func check(_ value: JSONValue, _ kind: CoreV1Field.Value, at site: Site) {
     switch kind {
     case .string, .time:
-      if value.stringValue == nil { fail(path, "\(label) must be a string, not \(value.typeName)") }
+      if case .string = value { return }
+      fail(site.path, "\(site.label) must be a string, not \(value.typeName)")
     case .boolean:
       if case .bool = value { return }
-      fail(path, "\(label) must be true or false, not \(value.typeName)")
+      fail(site.path, "\(site.label) must be true or false, not \(value.typeName)")
     case .int32:
-      checkInteger(value, bits: 32, at: path, label: label)
+      checkInteger(value, bits: 32, at: site)
     case .int64:
-      checkInteger(value, bits: 64, at: path, label: label)
+      checkInteger(value, bits: 64, at: site)
     case .number:
       if case .number = value { return }
-      fail(path, "\(label) must be a number, not \(value.typeName)")
+      fail(site.path, "\(site.label) must be a number, not \(value.typeName)")
     case .quantity:
       switch value {
       case .string(let text):
         if !text.holdsTemplateAction && Quantity(text) == nil {
-          fail(path, "\(label) must be a quantity such as 500m, 128Mi or 2")
+          fail(site.path, "\(site.label) must be a quantity such as 500m, 128Mi or 2")
         }
       case .number(let text):
-        if Quantity(text) == nil { fail(path, "\(label) must be a quantity such as 500m, 128Mi or 2") }
+        if Quantity(text) == nil { fail(site.path, "\(site.label) must be a quantity such as 500m, 128Mi or 2") }
       default:
-        fail(path, "\(label) must be a quantity (a string such as 500m or 128Mi), not \(value.typeName)")
+        fail(site.path, "\(site.label) must be a quantity (a string such as 500m or 128Mi), not \(value.typeName)")
       }
     case .intOrString:
       if case .string = value { return }
-      checkInteger(value, bits: 32, at: path, label: label, orString: true)
+      checkInteger(value, bits: 32, at: site, orString: true)
     case .anyObject:
       if case .object = value { return }
-      fail(path, "\(label) must be an object, not \(value.typeName)")
+      fail(site.path, "\(site.label) must be an object, not \(value.typeName)")
     case .object(let type):
-      check(value, as: type, at: path)
+      check(value, as: type, at: site.path)
     }
   }
 
-  private mutating func checkInteger(
-    _ value: JSONValue, bits: Int, at path: [String], label: String, orString: Bool = false
-  ) {
+  private mutating func checkInteger(_ value: JSONValue, bits: Int, at site: Site, orString: Bool = false) {
     let expected = orString ? "an integer or a string" : "an integer"
     guard case .number(let text) = value else {
-      fail(path, "\(label) must be \(expected), not \(value.typeName)")
+      fail(site.path, "\(site.label) must be \(expected), not \(value.typeName)")
       return
     }
     // Go decodes only integer text into an int field: 1.0 and 1e3 are refused.
     guard let number = Int64(text) else {
-      fail(path, "\(label) must be \(expected) written without a fraction or exponent, in range")
+      fail(site.path, "\(site.label) must be \(expected) written without a fraction or exponent, in range")
       return
     }
     if bits == 32 && (number < Int64(Int32.min) || number > Int64(Int32.max)) {
-      fail(path, "\(label) must fit in 32 bits")
+      fail(site.path, "\(site.label) must fit in 32 bits")
     }
   }
 
   /// Items of a keyed list (env by name, ports by port and protocol, mounts by path) must be unique.
-  private mutating func checkUniqueKeys(_ items: [JSONValue], _ keys: [String], at path: [String], label: String) {
+  private mutating func checkUniqueKeys(_ items: [JSONValue], _ keys: [String], at site: Site) {
     var seen: [[JSONValue?]] = []
     for (index, item) in items.enumerated() {
       guard case .object(let object) = item else { continue }
@@ -158,7 +185,9 @@ struct CoreV1Validator {
       }
       if seen.contains(where: { $0 == identity }) {
         let what = keys.joined(separator: " and ")
-        fail(path + [String(index)], "\(label)[\(index)] repeats the \(what) of an earlier item")
+        fail(
+          site.element(.index(index)).path,
+          "\(site.element(.index(index)).label) repeats the \(what) of an earlier item")
       } else {
         seen.append(identity)
       }
