@@ -15,6 +15,12 @@
 #   PODINJECT_RUN_DIR      pid file, temp files, the fcgiwrap socket (/tmp/podinject-host)
 #   PODINJECT_FCGI_SOCKET  fcgiwrap's socket (PODINJECT_RUN_DIR/fcgiwrap.sock)
 #   PODINJECT_ERROR_LOG    the host's error log (nginx: stderr; lighttpd: /dev/stderr)
+# Optional (nginx; unset: off):
+#   PODINJECT_CLIENT_CA    mutual TLS: the CA file (PEM) that signs the API server's client certificate;
+#                          the webhook path then answers 403 to a caller without a certificate it signed
+#   PODINJECT_CLIENT_NAME  and, with it, the certificate's common name that is required (e.g. the name in
+#                          the API server's AdmissionConfiguration kubeConfigFile); unset: any it signed
+# A template line that starts with @?NAME@ is kept (without the marker) only when NAME is set.
 set -euo pipefail
 
 usage() { echo "usage: render.sh nginx|lighttpd" >&2; exit 64; }
@@ -40,6 +46,10 @@ declare -A vars=(
   [FCGI_SOCKET]=${PODINJECT_FCGI_SOCKET:-$run_dir/fcgiwrap.sock}
   [ERROR_LOG]=${PODINJECT_ERROR_LOG:-$default_log}
 )
+declare -A optional=(
+  [CLIENT_CA]=${PODINJECT_CLIENT_CA:-}
+  [CLIENT_NAME]=${PODINJECT_CLIENT_NAME:-}
+)
 
 # The values land unquoted in nginx's syntax and quoted in lighttpd's: refuse anything that could end a
 # token or a string there.
@@ -50,6 +60,17 @@ for name in "${!vars[@]}"; do
     exit 1
   fi
 done
+for name in "${!optional[@]}"; do
+  value=${optional[$name]}
+  if [[ -n $value && ! $value =~ ^[][A-Za-z0-9_./:@%+,=-]+$ ]]; then
+    echo "render.sh: unsafe value for @$name@: '$value'" >&2
+    exit 1
+  fi
+done
+[[ -z ${optional[CLIENT_CA]} || ${optional[CLIENT_CA]} == /* ]] ||
+  { echo "render.sh: @CLIENT_CA@ must be an absolute path: ${optional[CLIENT_CA]}" >&2; exit 1; }
+[[ -z ${optional[CLIENT_NAME]} || -n ${optional[CLIENT_CA]} ]] ||
+  { echo "render.sh: PODINJECT_CLIENT_NAME needs PODINJECT_CLIENT_CA" >&2; exit 1; }
 [[ ${vars[PORT]} =~ ^[0-9]+$ ]] || { echo "render.sh: PODINJECT_PORT must be a number" >&2; exit 1; }
 for name in TLS_CERT TLS_KEY BINARY CONFIG RUN_DIR FCGI_SOCKET; do
   [[ ${vars[$name]} == /* ]] || { echo "render.sh: @$name@ must be an absolute path: ${vars[$name]}" >&2; exit 1; }
@@ -68,6 +89,7 @@ done
 vars[CGI_ENV]=$cgi_env
 
 # Substitute on configuration lines only: comments keep naming the @VARS@ they document.
+for name in "${!optional[@]}"; do vars[$name]=${optional[$name]}; done
 export RENDER_NAMES="${!vars[*]}"
 for name in "${!vars[@]}"; do export "RENDER_VALUE_$name=${vars[$name]}"; done
 awk '
@@ -75,6 +97,12 @@ awk '
   /^[ \t]*#/ { print; next }
   {
     line = $0
+    # @?NAME@ at the start of a line: keep the line only when NAME is set.
+    if (match(line, /^[ \t]*@\?[A-Z_]+@/)) {
+      marker = substr(line, RSTART, RLENGTH); sub(/^[ \t]*@\?/, "", marker); sub(/@$/, "", marker)
+      if (ENVIRON["RENDER_VALUE_" marker] == "") next
+      sub(/@\?[A-Z_]+@/, "", line)
+    }
     for (i = 1; i <= n; i++) {
       key = "@" names[i] "@"; value = ENVIRON["RENDER_VALUE_" names[i]]; out = ""
       while ((at = index(line, key)) > 0) { out = out substr(line, 1, at - 1) value; line = substr(line, at + length(key)) }
