@@ -491,3 +491,39 @@ struct InvalidRuleTests {
     #expect(try Fixture.run(yaml, operation: "UPDATE").failures.isEmpty)
   }
 }
+
+/// Neighbours of the issue's findings: a rule that would make the API server refuse the pod fails
+/// instead, by its own policy.
+struct PodLevelRefusalTests {
+  @Test func aSidecarOnAHostPortThePodBindsFails() throws {
+    let pod = try Fixture.setting(
+      Fixture.pod, "/spec/containers/0/ports", [["containerPort": 80, "hostPort": 8080]])
+    let yaml = Fixture.configYAML(
+      "rules:\n- name: r\n  sidecars: [{name: s, image: x, ports: [{containerPort: 81, hostPort: 8080}]}]\n")
+    let result = try Fixture.run(yaml, pod: pod)
+    #expect(result.failures.map(\.reason) == [.unpatchablePod])
+    #expect(try Fixture.run(yaml.replacing("hostPort: 8080", with: "hostPort: 8081"), pod: pod).failures.isEmpty)
+  }
+
+  @Test func mountingAVolumeThePodLacksFails() throws {
+    let yaml = Fixture.configYAML("rules:\n- name: r\n  volumeMounts: [{name: certs, mountPath: /certs}]\n")
+    let result = try Fixture.run(yaml)
+    #expect(result.failures.map(\.reason) == [.unpatchablePod])
+    #expect(result.failures.first?.detail.contains("certs") == true)
+    let withVolume = yaml + "  volumes: [{name: certs, emptyDir: {}}]\n"
+    #expect(try Fixture.run(withVolume).failures.isEmpty)
+  }
+
+  @Test func templatesThatRenderTwoEnvVarsOfOneNameFail() throws {
+    let yaml = Fixture.configYAML(
+      """
+      rules:
+      - name: r
+        env:
+        - {name: "{{ .metadata.labels.app }}", value: "1"}
+        - {name: web, value: "2"}
+      """)
+    let result = try Fixture.run(yaml)
+    #expect(result.failures.map(\.reason) == [.invalidValue])
+  }
+}

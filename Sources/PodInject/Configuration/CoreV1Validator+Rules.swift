@@ -59,6 +59,12 @@ extension CoreV1Validator {
       rules.relativePath("path")
       rules.fileMode("mode")
       rules.exactlyOne(["fieldRef", "resourceFieldRef"], what: "source")
+      // A volume has no container of its own to take the resource from.
+      if let reference = object["resourceFieldRef"]?.objectValue,
+        (reference["containerName"]?.stringValue ?? "").isEmpty
+      {
+        rules.fail("resourceFieldRef", "needs \"containerName\" in a volume")
+      }
     case .volumeProjection:
       rules.exactlyOne(
         ["secret", "configMap", "downwardAPI", "serviceAccountToken", "clusterTrustBundle", "podCertificate"],

@@ -38,6 +38,7 @@ struct RulePlanner {
       rule.nodeSelector, at: Paths.nodeSelector, what: "nodeSelector", valueRule: KubernetesValidation.labelValue,
       &draft)
     try checkMountedVolumes(before: patcher.pod, after: draft.pod)
+    try checkHostPorts(draft.pod)
     patcher = draft
   }
 
@@ -62,6 +63,23 @@ struct RulePlanner {
     let already = Self.missingVolumes(before)
     if let name = Self.missingVolumes(after).first(where: { !already.contains($0) }) {
       throw PlanError(reason: .unpatchablePod, detail: "volumeMount of volume \(name): the pod has no such volume")
+    }
+  }
+
+  /// A sidecar's host port must not be one another app container of the pod already binds (the API
+  /// server refuses the pod: `hostPort: Duplicate value`).
+  private func checkHostPorts(_ pod: JSONValue) throws(PlanError) {
+    guard rule.sidecars.contains(where: { $0["ports"] != nil }) else { return }
+    var seen: [String] = []
+    for container in pod[pointer: Paths.spec.appending("containers")]?.arrayValue ?? [] {
+      for port in container["ports"]?.arrayValue ?? [] {
+        guard case .number(let number)? = port["hostPort"], number != "0" else { continue }
+        let key = (port["hostIP"]?.stringValue ?? "") + "/" + number + "/" + (port["protocol"]?.stringValue ?? "TCP")
+        if seen.contains(key) {
+          throw PlanError(reason: .unpatchablePod, detail: "hostPort \(number): another container of the pod binds it")
+        }
+        seen.append(key)
+      }
     }
   }
 
