@@ -82,10 +82,13 @@ extension AdmissionRequest {
     guard case .object(let object) = review else {
       throw ReviewInputError("expected an AdmissionReview object, found \(review.typeName)")
     }
-    let apiVersion = object["apiVersion"]?.stringValue
+    // An AdmissionReview without apiVersion is read as v1 and answered in v1, as controller-runtime
+    // does: the API server always sends one, but scripts and tests often leave it out.
+    let given = object["apiVersion"]
+    let apiVersion = (given?.isNull ?? true) || given?.stringValue == "" ? v1 : given?.stringValue
     guard let apiVersion, apiVersion == v1 || apiVersion == v1beta1 else {
       throw ReviewInputError(
-        "not an AdmissionReview: apiVersion must be \(v1) or \(v1beta1), found \(describe(object["apiVersion"]))")
+        "not an AdmissionReview: apiVersion must be \(v1) or \(v1beta1), found \(describe(given))")
     }
     guard object["kind"]?.stringValue == "AdmissionReview" else {
       throw ReviewInputError("not an AdmissionReview: kind is \(describe(object["kind"]))")
