@@ -97,7 +97,7 @@ def test_each_command_has_help(command, podinject_bin):
 
 @pytest.mark.parametrize("argv,names,help_of", [
     (["--bogus"], "--bogus", "review"),
-    (["frobnicate"], "frobnicate", "review"),
+    (["frobnicate"], "frobnicate", None),
     (["check-config", "--config", str(SAMPLE_CONFIG), "--bogus"], "--bogus", "check-config"),
     (["apply", "--nope"], "--nope", "apply"),
     (["events"], "flush", None),
@@ -116,6 +116,39 @@ def test_usage_error_exits_1(argv, names, help_of, podinject_bin):
         # Whatever follows the one-line message is the command's own --help text, nothing else.
         assert help_of is not None, r.describe()
         assert rest.strip("\n") == h.run_podinject([*help_of.split(), "--help"]).out.strip("\n"), r.describe()
+
+
+@pytest.mark.parametrize("word", ["foo", "aply", "flush"])
+def test_unknown_command_has_its_own_message(word, podinject_bin):
+    """A word that is no command is not taken for an argument of the default command: its own one-line
+    message, naming the word and pointing at --help; exit 1; the review on stdin is not answered."""
+    r = h.run_podinject([word, "-f", "x"], (h.SAMPLES / "review-plain-pod.json").read_bytes())
+    assert r.returncode == 1, r.describe()
+    assert r.stdout == b"", r.describe()
+    (line,) = r.err.splitlines()
+    assert line.startswith(f'podinject: error: unknown command "{word}"'), line
+    assert "podinject --help" in line, line
+    suggested = {"aply": "apply", "flush": "events flush"}.get(word)
+    if suggested:
+        assert f'did you mean "{suggested}"' in line, line
+
+
+@pytest.mark.parametrize("flag", ["--help", "-h", "help"])
+def test_events_group_help_lists_flush(flag, podinject_bin):
+    r = h.run_podinject(["events", flag])
+    assert r.returncode == 0, r.describe()
+    assert r.stderr == b"", r.describe()
+    assert "USAGE: podinject events <subcommand>" in r.out, r.out
+    listed = [m.group(1) for m in re.finditer(r"^\s{2,}([a-z][a-z-]*)\s{2,}\S", r.out, re.M)]
+    assert listed == ["flush"], (listed, r.out)
+    assert "podinject events flush --help" in r.out, r.out
+
+
+def test_events_unknown_subcommand_names_it(podinject_bin):
+    r = h.run_podinject(["events", "frob"])
+    assert r.returncode == 1 and r.stdout == b"", r.describe()
+    (line,) = r.err.splitlines()
+    assert line.startswith('podinject: error: unknown events command "frob"') and "flush" in line, line
 
 
 # --------------------------------------------------------------------------------------------
