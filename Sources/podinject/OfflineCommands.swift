@@ -165,8 +165,18 @@ enum EventsFlushCommand: Command {
       budget = value
     }
     let now = IO.now()
+    let outbox = Outbox(directory: settings.outbox)
+    // Claims left by a deliverer that died count as waiting; with nothing waiting there is nothing to
+    // send, so no credentials are looked for and nothing is said to wait.
+    outbox.recoverStaleClaims(now: now)
+    guard !outbox.pendingFiles().isEmpty else {
+      Delivery.writeLog(
+        LogLine.delivery(EventCounts(), waiting: 0, problems: [], time: now), settings: settings,
+        fallbackToStderr: true)
+      return Exit.success
+    }
     let (report, problems) = Delivery.drain(settings, kubeconfig: arguments["kubeconfig"], budgetMilliseconds: budget)
-    let waiting = Outbox(directory: settings.outbox).pendingFiles().count
+    let waiting = outbox.pendingFiles().count
     let line = LogLine.delivery(
       report.map(EventCounts.init) ?? EventCounts(), waiting: waiting, problems: problems, time: now)
     Delivery.writeLog(line, settings: settings, fallbackToStderr: true)

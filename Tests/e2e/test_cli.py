@@ -407,3 +407,19 @@ def test_events_flush_without_any_api_and_nothing_waiting_is_not_3(tmp_path, pod
     flush = h.run_podinject(["events", "flush", "--config", str(config)], timeout=5, env=h.clean_env(home=tmp_path))
     assert h.stderr_json_lines(flush)[-1]["events"]["waiting"] == 0, flush.describe()
     assert flush.returncode == 0, f"nothing waits, yet exit {flush.returncode}\n{flush.describe()}"
+
+
+@pytest.mark.parametrize("api", ["none-configured", "unreachable"])
+def test_events_flush_with_nothing_waiting_does_not_say_events_wait(api, tmp_path, closed_port, podinject_bin):
+    """An empty outbox is reported as such: no problem saying that Events wait, a level of info, and no
+    attempt to reach the API server (nothing to send)."""
+    config = h.config_copy(SAMPLE_CONFIG, tmp_path)
+    args = ["events", "flush", "--config", str(config)]
+    if api == "unreachable":
+        args += ["--kubeconfig", str(write_kubeconfig(tmp_path / "kubeconfig", closed_port))]
+    flush = h.run_podinject(args, timeout=5, env=h.clean_env(home=tmp_path))
+    assert flush.returncode == 0, flush.describe()
+    (line,) = h.stderr_json_lines(flush)
+    assert line["level"] == "info" and not line.get("problems"), line
+    assert line["events"] == {"sent": 0, "aggregated": 0, "deferred": 0, "waiting": 0}, line
+    assert "wait" not in " ".join(str(v) for k, v in line.items() if k != "events").lower(), line
