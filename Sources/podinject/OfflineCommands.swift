@@ -94,6 +94,7 @@ enum ExplainCommand: Command {
 
   static func run(_ arguments: ParsedArguments) -> Int32 {
     let config = ConfigSource.load(arguments["config"])
+    if case .failure(let error) = config { return failed(error.description) }
     let environment = ConfigSource.environment(config)
     let documents: [JSONValue]
     switch readManifests(arguments["filename"]) {

@@ -381,3 +381,26 @@ def test_apply_patch_of_a_list_applies_to_the_list(count, tmp_path, podinject_bi
     (patch,) = _json_stream(_apply(str(path), CONFIG, "patch").out)
     assert isinstance(patch, list) and all(isinstance(op, dict) for op in patch), "one JSON Patch for the document"
     assert h.apply_patch(manifest, patch) == as_json[0]
+
+
+# --------------------------------------------------------------------------------------------
+# Unusable configuration: apply and explain both refuse (exit 1), naming the file
+# --------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("command", ["apply", "explain"])
+@pytest.mark.parametrize("problem", ["missing", "directory", "invalid"])
+def test_offline_commands_refuse_an_unusable_config(command, problem, tmp_path, podinject_bin):
+    if problem == "missing":
+        config, words = tmp_path / "absent.yaml", ("cannot read", "no such file")
+    elif problem == "directory":
+        config, words = tmp_path, ("cannot read", "directory")
+    else:
+        config, words = tmp_path / "config.yaml", ("statusanotation",)
+        config.write_text(CONFIG.read_text().replace("statusAnnotation:", "statusAnotation:"))
+    r = h.run_podinject([command, "-f", str(h.SAMPLES / "review-plain-pod.json"), "--config", str(config)])
+    assert r.returncode == 1, r.describe()
+    assert r.stdout == b"", f"nothing is explained or printed with an unusable config\n{r.describe()}"
+    lines = r.err.splitlines()
+    assert lines and all(ln.startswith(f"podinject: {config}:") for ln in lines[:1]), r.describe()
+    assert any(w in r.err.lower() for w in words), r.describe()
