@@ -404,3 +404,106 @@ def test_offline_commands_refuse_an_unusable_config(command, problem, tmp_path, 
     lines = r.err.splitlines()
     assert lines and all(ln.startswith(f"podinject: {config}:") for ln in lines[:1]), r.describe()
     assert any(w in r.err.lower() for w in words), r.describe()
+
+
+# --------------------------------------------------------------------------------------------
+# Input that is not a manifest: one clear line and exit 1, never exit 0 with nothing printed
+# --------------------------------------------------------------------------------------------
+
+SAMPLE_REVIEW = h.SAMPLES / "review-plain-pod.json"
+CONFIGMAP = "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: settings\ndata:\n  a: b\n"
+
+
+def _bare_request() -> str:
+    return json.dumps(json.loads(SAMPLE_REVIEW.read_bytes())["request"])
+
+
+# name -> (file content, or None for a directory; words the one line must hold; the commands that refuse it:
+# apply prints a ConfigMap unchanged, and explain takes a bare AdmissionRequest, see the tests below)
+NOT_MANIFESTS = {
+    "directory": (None, ("directory",), ("apply", "explain")),
+    "empty-file": ("", ("empty",), ("apply", "explain")),
+    "comments-only": ("# nothing here\n---\n", ("empty",), ("apply", "explain")),
+    "not-kubernetes": ("foo: bar\n", ("not a kubernetes object", "apiversion", "kind"), ("apply", "explain")),
+    "json-array": ("[1, 2]\n", ("not a kubernetes object", "array"), ("apply", "explain")),
+    "second-document-not-kubernetes": (CONFIGMAP + "---\nfoo: bar\n", ("document 2", "not a kubernetes object"),
+                                       ("apply", "explain")),
+    "bare-admission-request": (_bare_request(), ("admissionrequest", "admissionreview"), ("apply",)),
+    "configmap-only": (CONFIGMAP, ("nothing to explain", "configmap/settings"), ("explain",)),
+    "review-without-request": ('{"apiVersion":"admission.k8s.io/v1","kind":"AdmissionReview"}\n', ("request",),
+                               ("apply", "explain")),
+}
+
+
+@pytest.mark.parametrize("command,name", [(c, n) for n, (_, _, cs) in NOT_MANIFESTS.items() for c in cs],
+                         ids=lambda v: v)
+def test_input_that_is_not_a_manifest_is_refused_in_one_line(command, name, tmp_path, podinject_bin):
+    content, words, _ = NOT_MANIFESTS[name]
+    path = tmp_path / "input"
+    if content is None:
+        path.mkdir()
+    else:
+        path.write_text(content)
+    for source, stdin in ((str(path), b""),) + (((("-", content.encode())),) if content is not None else ()):
+        r = h.run_podinject([command, "-f", source, "--config", str(CONFIG)], stdin)
+        assert r.returncode == 1, r.describe()
+        assert r.stdout == b"", r.describe()
+        (line,) = r.err.splitlines()
+        shown = "stdin" if source == "-" else str(path)
+        assert line.startswith(f"podinject: {shown}: "), line
+        assert all(w in line.lower() for w in words), (words, line)
+
+
+def test_apply_prints_a_manifest_without_pods_unchanged_and_says_so(tmp_path, podinject_bin):
+    path = tmp_path / "configmap.yaml"
+    path.write_text(CONFIGMAP)
+    r = h.run_podinject(["apply", "-f", str(path), "--config", str(CONFIG), "-o", "json"])
+    assert r.returncode == 0, r.describe()
+    assert r.json() == h.load_yaml(path)
+    (line,) = r.err.splitlines()
+    assert line == f"podinject: {path}: no Pod, pod template or AdmissionReview in it: printed unchanged", line
+
+
+def test_explain_notes_documents_without_pods_beside_the_others(tmp_path, podinject_bin):
+    path = tmp_path / "mixed.yaml"
+    path.write_text(CONFIGMAP + "---\n" + (h.SAMPLES / "review-conflict.json").read_text())
+    r = h.run_podinject(["explain", "-f", str(path), "--config", str(CONFIG)])
+    assert r.returncode == 0, r.describe()
+    assert r.out.startswith("ConfigMap/settings: no pod or pod template, nothing to explain\n\nAdmissionReview "), r.out
+
+
+@pytest.mark.parametrize("sample", ["review-plain-pod.json", "review-conflict.json", "review-deny.json",
+                                    "review-not-a-pod.json", "review-v1beta1.json"])
+def test_apply_mutates_the_pod_of_an_admission_review(sample, tmp_path, podinject_bin):
+    """apply on an AdmissionReview: its request.object is mutated as the webhook would (same request:
+    namespace, user, operation), and -o patch is that patch re-rooted at /request/object."""
+    review_path = h.SAMPLES / sample
+    review = json.loads(review_path.read_bytes())
+    answer, _ = _webhook_answer(review_path, tmp_path)
+    resp = h.response_of(answer)
+    r = h.run_podinject(["apply", "-f", str(review_path), "--config", str(CONFIG), "-o", "json"])
+    expected = copy.deepcopy(review)
+    if resp["allowed"]:
+        assert r.returncode == 0, r.describe()
+        if review["request"].get("object") is not None:
+            expected["request"]["object"] = h.apply_patch(review["request"]["object"], h.patch_of(answer))
+    else:
+        assert r.returncode == 1, r.describe()
+        assert f"AdmissionReview {review['request']['uid']}: DENIED: {resp['status']['message']}" in r.err.splitlines()
+    assert r.json() == expected
+    p = h.run_podinject(["apply", "-f", str(review_path), "--config", str(CONFIG), "-o", "patch"])
+    patch = p.json()
+    assert all(op["path"].startswith("/request/object/") for op in patch), patch
+    assert h.apply_patch(review, patch) == expected
+
+
+def test_explain_takes_a_bare_admission_request(tmp_path, podinject_bin):
+    """README: explain reads a bare AdmissionRequest (as policy test suites keep them) as the request of a
+    v1 AdmissionReview: the same trace, titled AdmissionRequest."""
+    request = tmp_path / "request.json"
+    request.write_text(_bare_request())
+    bare = h.run_podinject(["explain", "-f", str(request), "--config", str(CONFIG)])
+    wrapped = h.run_podinject(["explain", "-f", str(SAMPLE_REVIEW), "--config", str(CONFIG)])
+    assert bare.returncode == 0 and wrapped.returncode == 0, (bare.describe(), wrapped.describe())
+    assert bare.out.splitlines()[0] == wrapped.out.splitlines()[0].replace("AdmissionReview ", "AdmissionRequest ", 1)
+    assert bare.out.splitlines()[1:] == wrapped.out.splitlines()[1:]

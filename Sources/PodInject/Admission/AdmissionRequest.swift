@@ -93,9 +93,17 @@ extension AdmissionRequest {
     guard object["kind"]?.stringValue == "AdmissionReview" else {
       throw ReviewInputError("not an AdmissionReview: kind is \(describe(object["kind"]))")
     }
-    guard let request = object["request"], case .object(let fields) = request else {
+    guard let request = object["request"], request.objectValue != nil else {
       throw ReviewInputError("AdmissionReview has no request")
     }
+    return try decode(request: request, reviewAPIVersion: apiVersion)
+  }
+
+  /// Reads the `request` member of an AdmissionReview of `reviewAPIVersion`.
+  public static func decode(request: JSONValue, reviewAPIVersion apiVersion: String) throws(ReviewInputError)
+    -> AdmissionRequest
+  {
+    guard case .object(let fields) = request else { throw ReviewInputError("AdmissionReview has no request") }
     guard let uid = fields["uid"]?.stringValue, !uid.isEmpty else {
       throw ReviewInputError("AdmissionReview request has no uid")
     }
@@ -116,6 +124,12 @@ extension AdmissionRequest {
       object: pod,
       dryRun: fields["dryRun"]?.boolValue ?? false,
       raw: request)
+  }
+
+  /// Whether `document` looks like the `request` of an AdmissionReview given without the review around
+  /// it: a `uid`, and a `kind` that is a group/version/kind object rather than a string.
+  public static func isBare(_ document: JSONValue) -> Bool {
+    document["uid"]?.stringValue != nil && document["kind"]?.objectValue != nil
   }
 
   /// Names a missing or odd value without echoing long input back.

@@ -26,16 +26,38 @@ public enum Manifests {
     "CronJob": ["spec", "jobTemplate", "spec", "template"],
   ]
 
-  /// Mutates every pod of `document` in place; returns what happened to each.
+  /// Mutates every pod of `document` in place; returns what happened to each (nothing for a Kubernetes
+  /// object without pods). Throws for a document that is no Kubernetes object at all, and for an
+  /// AdmissionReview that cannot be read.
   public static func apply(
     to document: inout JSONValue, config: ConfigLoad, environment: ReviewEnvironment
-  ) -> [OfflinePod] {
-    guard case .object(var object) = document else { return [] }
+  ) throws(ManifestError) -> [OfflinePod] {
+    guard case .object(var object) = document else {
+      throw ManifestError("not a Kubernetes object (found \(article(document.typeName)))")
+    }
+    if AdmissionRequest.isBare(document) { throw ManifestError.bareRequest }
     let kind = object["kind"]?.stringValue ?? ""
-    if kind == "List", case .array(var items)? = object["items"] {
+    if kind == "AdmissionReview" { return try applyToReview(&document, config: config, environment: environment) }
+    let missing = ["apiVersion", "kind"].filter { (object[$0]?.stringValue ?? "").isEmpty }
+    guard missing.isEmpty else {
+      throw ManifestError("not a Kubernetes object: it has no \(missing.joined(separator: " and no "))")
+    }
+    if kind == "List" {
+      var items: [JSONValue]
+      switch object["items"] {
+      case nil, .null?: return []
+      case .array(let found)?: items = found
+      case let other?: throw ManifestError("a List whose items are \(article(other.typeName)), not a list")
+      }
       var pods: [OfflinePod] = []
       for index in items.indices {
-        for var pod in apply(to: &items[index], config: config, environment: environment) {
+        let found: [OfflinePod]
+        do {
+          found = try apply(to: &items[index], config: config, environment: environment)
+        } catch {
+          throw error.within("item \(index + 1)")
+        }
+        for var pod in found {
           // Re-rooted at the item, so that the document patch applies to the List itself.
           pod.location.templatePath = JSONPointer(tokens: ["items", String(index)] + pod.location.templatePath.tokens)
           pods.append(pod)
@@ -46,7 +68,7 @@ public enum Manifests {
       return pods
     }
     let namespace = document["metadata"]?["namespace"]?.stringValue ?? "default"
-    let owner = "\(kind)/\(document["metadata"]?["name"]?.stringValue ?? "")"
+    let owner = name(of: document)
     if kind == "Pod" {
       let result = review(pod: document, namespace: namespace, config: config, environment: environment)
       if let patched = result.patchedObject, result.response.allowed { document = patched }
@@ -82,6 +104,41 @@ public enum Manifests {
     let location = PodLocation(
       templatePath: path, owner: owner, templateLacksMetadata: template["metadata"]?.objectValue == nil)
     return [OfflinePod(location: location, result: result)]
+  }
+
+  /// An AdmissionReview: its pod is mutated as the webhook would, with the review's own request (user,
+  /// namespace, operation, dry run).
+  static func applyToReview(
+    _ document: inout JSONValue, config: ConfigLoad, environment: ReviewEnvironment
+  ) throws(ManifestError) -> [OfflinePod] {
+    let request: AdmissionRequest
+    do {
+      request = try AdmissionRequest.decode(review: document)
+    } catch {
+      throw ManifestError(error.message)
+    }
+    let result = Review.run(request, config: config, environment: environment)
+    let path = JSONPointer(tokens: ["request", "object"])
+    if result.response.allowed, !result.response.patch.isEmpty, let patched = result.patchedObject {
+      try? JSONPatch.apply(.replace(path, patched), to: &document)
+    }
+    return [
+      OfflinePod(location: PodLocation(templatePath: path, owner: "AdmissionReview \(request.uid)"), result: result)
+    ]
+  }
+
+  /// `Kind/name` of a manifest document, for messages.
+  public static func name(of document: JSONValue) -> String {
+    "\(document["kind"]?.stringValue ?? "")/\(document["metadata"]?["name"]?.stringValue ?? "")"
+  }
+
+  /// A JSON type name with its article: `an array`, `a string`, `null`.
+  static func article(_ typeName: String) -> String {
+    switch typeName {
+    case "null": return "null"
+    case "array", "object": return "an " + typeName
+    default: return "a " + typeName
+    }
   }
 
   /// A controller ownerReference to the workload (no uid: it is not in a cluster).
