@@ -172,9 +172,17 @@ def _apply(path_or_dash: str, config, output: str, stdin: bytes = b"", env=None)
     return r
 
 
+def _items_of_json_list(r: h.Result) -> list:
+    """-o json of several documents: one Kubernetes List holding them, in order."""
+    printed = json.loads(r.out)  # one JSON document, not a stream
+    assert list(printed) == ["apiVersion", "kind", "items"], list(printed)
+    assert printed["apiVersion"] == "v1" and printed["kind"] == "List", printed
+    return printed["items"]
+
+
 def test_apply_patch_json_and_yaml_agree_on_every_kind(every_kind_manifest, podinject_bin):
     docs, path, config = every_kind_manifest
-    as_json = _json_stream(_apply(str(path), config, "json").out)
+    as_json = _items_of_json_list(_apply(str(path), config, "json"))
     patches = _json_stream(_apply(str(path), config, "patch").out)
     as_yaml = h.load_yaml_docs(_apply(str(path), config, "yaml").out)
     assert [d.get("kind") for d in as_json] == [d["kind"] for d in docs]
@@ -217,9 +225,21 @@ def test_apply_reads_stdin(every_kind_manifest, podinject_bin):
         from_stdin = _apply("-", config, output, stdin=data)
         assert from_stdin.out == from_file.out, output
         assert from_stdin.err == from_file.err, output
-    # JSON input on stdin works as well (one JSON document, a Pod)
+    # JSON input on stdin works as well (one JSON document, a Pod), and one document is printed as itself
     r = _apply("-", config, "json", stdin=json.dumps(docs[0]).encode())
-    assert _json_stream(r.out) == [_json_stream(_apply(str(path), config, "json").out)[0]]
+    assert [r.json()] == _items_of_json_list(_apply(str(path), config, "json"))[:1]
+
+
+def test_apply_json_of_several_documents_is_one_list(every_kind_manifest, podinject_bin):
+    """kubectl's way: several objects as JSON are one `List` (a stream of JSON documents is not JSON);
+    one document stays itself, a List given stays that List (not wrapped again)."""
+    docs, path, config = every_kind_manifest
+    items = _items_of_json_list(_apply(str(path), config, "json"))
+    assert items == h.load_yaml_docs(_apply(str(path), config, "yaml").out)
+    assert [i["kind"] for i in items] == [d["kind"] for d in docs]
+    given = {"apiVersion": "v1", "kind": "List", "items": docs[:2]}
+    r = _apply("-", config, "json", stdin=json.dumps(given).encode())
+    assert r.json()["kind"] == "List" and r.json()["items"] == items[:2]
 
 
 def test_apply_sends_nothing_and_prints_would_be_events(every_kind_manifest, tmp_path, podinject_bin):

@@ -1,7 +1,8 @@
 /// `podinject apply` on a whole input: every pod of every document mutated, printed in the format
 /// asked, with the would-be Events and denials as messages for stderr.
 public enum OfflineApply {
-  /// `-o`: the manifest as YAML or JSON, or one JSON Patch per document.
+  /// `-o`: the manifest as YAML (one document per input document) or JSON (a `List` of them when
+  /// there are several), or one JSON Patch per document.
   public enum Format: String, Sendable, CaseIterable {
     case yaml, json, patch
   }
@@ -46,13 +47,18 @@ public enum OfflineApply {
         }
       }
       switch format {
-      case .json: rendered.append(documents[index].prettyPrinted())
+      case .json: break
       case .patch: rendered.append(Manifests.documentPatch(pods).json.prettyPrinted())
       case .yaml: rendered.append(YAML.render(documents[index]))
       }
     }
     if !foundPods {
       messages.append("podinject: \(source): no Pod, pod template or AdmissionReview in it: printed unchanged")
+    }
+    if format == .json {
+      // Several objects are one `List`, as kubectl prints them: a stream of JSON documents is not JSON.
+      let list: JSONValue = ["apiVersion": "v1", "kind": "List", "items": .array(documents)]
+      rendered = [(documents.count == 1 ? documents[0] : list).prettyPrinted()]
     }
     let separator = format == .yaml ? "---\n" : ""
     let output = rendered.map { $0.hasSuffix("\n") ? $0 : $0 + "\n" }.joined(separator: separator)
