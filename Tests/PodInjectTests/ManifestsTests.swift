@@ -133,6 +133,36 @@ struct ManifestsTests {
     #expect(patched == mutated)
   }
 
+  /// A misspelled `spce`: the reviewed pod has an empty spec, so the webhook's patch adds under it; the
+  /// document patch must create `spec` in the template first, as the webhook creates missing parents.
+  @Test func theDocumentPatchCreatesAMissingTemplateSpec() throws {
+    let deployment = try Fixture.removing(
+      try Fixture.setting(Self.deployment, "/spec/template/spce", Self.podSpec), "/spec/template/spec")
+    var mutated = deployment
+    let pod = try #require(
+      try Manifests.apply(to: &mutated, config: try Self.loaded(), environment: Fixture.environment).first)
+    let patch = Manifests.documentPatch(pod)
+    #expect(patch.operations.first == .add(JSONPointer(tokens: ["spec", "template", "spec"]), [:]))
+    #expect(mutated["spec"]?["template"]?["spec"]?["volumes"] == [["name": "certs", "emptyDir": [:]]])
+    var patched = deployment
+    try patch.apply(to: &patched)
+    #expect(patched == mutated)
+  }
+
+  /// Nothing applies: the manifest is printed as given, without an empty metadata or spec added.
+  @Test func aTemplateNothingAppliesToIsLeftExactlyAsItWas() throws {
+    let job: JSONValue = [
+      "apiVersion": "batch/v1", "kind": "Job", "metadata": ["name": "once"],
+      "spec": ["template": ["metadata": nil]],
+    ]
+    var document = job
+    let pods = try Manifests.apply(
+      to: &document, config: .success(try Fixture.load(Fixture.configYAML("rules: []\n"))),
+      environment: Fixture.environment)
+    #expect(pods.count == 1)
+    #expect(document == job)
+  }
+
   @Test func aPodDocumentIsMutatedAndItsPatchIsThePodPatch() throws {
     var document = try Fixture.setting(Fixture.pod, "/metadata/namespace", "shop")
     let original = document

@@ -150,18 +150,23 @@ def _without(obj: dict, path) -> dict:
     return obj
 
 
-@pytest.fixture
-def every_kind_manifest(tmp_path):
+def _dump_quoted(docs: list) -> str:
+    """YAML with every string double-quoted: PyYAML writes `1e3` plain, which YAML 1.1 as go-yaml (kubectl,
+    and podinject) reads is a number, while PyYAML reads it back as a string."""
     import yaml
 
     class Quoted(yaml.SafeDumper):
-        """Every string double-quoted: PyYAML writes `1e3` plain, which YAML 1.1 as go-yaml (kubectl, and
-        podinject) reads is a number, while PyYAML reads it back as a string."""
+        pass
 
     Quoted.add_representer(str, lambda d, s: d.represent_scalar("tag:yaml.org,2002:str", s, style='"'))
+    return yaml.dump_all(docs, Dumper=Quoted, sort_keys=False)
+
+
+@pytest.fixture
+def every_kind_manifest(tmp_path):
     docs = _every_kind_manifest()
     path = tmp_path / "workloads.yaml"
-    path.write_text(yaml.dump_all(docs, Dumper=Quoted, sort_keys=False))
+    path.write_text(_dump_quoted(docs))
     config = h.config_copy(CONFIG, tmp_path / "cfg")  # events.api v1, its outbox under tmp_path
     return docs, path, config
 
@@ -527,3 +532,114 @@ def test_explain_takes_a_bare_admission_request(tmp_path, podinject_bin):
     assert bare.returncode == 0 and wrapped.returncode == 0, (bare.describe(), wrapped.describe())
     assert bare.out.splitlines()[0] == wrapped.out.splitlines()[0].replace("AdmissionReview ", "AdmissionRequest ", 1)
     assert bare.out.splitlines()[1:] == wrapped.out.splitlines()[1:]
+
+
+# --------------------------------------------------------------------------------------------
+# Every patch apply prints applies, with an independent RFC 6902 implementation (python jsonpatch), to the
+# document as given, and gives exactly what -o json prints
+# --------------------------------------------------------------------------------------------
+
+PATCH_CONFIGS = [CONFIG] + sorted(p for p in h.FIXTURES.glob("*.yaml")
+                                  if (h.load_yaml(p) or {}).get("kind") == "InjectionConfig")
+
+
+def _template(**members) -> dict:
+    return members
+
+
+def _workload(kind: str, name: str, template, api: str = "apps/v1") -> dict:
+    spec = {"jobTemplate": {"spec": {"template": template}}} if kind == "CronJob" else {"template": template}
+    if kind != "CronJob":
+        spec["selector"] = {"matchLabels": {"app": name}}
+    return {"apiVersion": api, "kind": kind, "metadata": {"name": name, "namespace": "shop"}, "spec": spec}
+
+
+CONTAINERS = {"containers": [{"name": "app", "image": "registry.k8s.io/pause:3.10"}]}
+LABELS = {"labels": {"app": "web", "example.com/inject": "standard"}}
+# Pod templates missing the parents a patch needs: no spec (a misspelled key), a null spec, no metadata,
+# null metadata, nothing at all; and a Pod without spec.
+ODD_SHAPES = [
+    _workload("Deployment", "typo", _template(metadata=LABELS, spce=CONTAINERS)),
+    _workload("StatefulSet", "null-spec", _template(metadata=LABELS, spec=None)),
+    _workload("DaemonSet", "no-metadata", _template(spec=CONTAINERS)),
+    _workload("ReplicaSet", "null-metadata", _template(metadata=None, spec=CONTAINERS)),
+    _workload("Job", "empty-template", {}, api="batch/v1"),
+    _workload("CronJob", "only-metadata", _template(metadata=LABELS), api="batch/v1"),
+    {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "bare", "namespace": "shop", **LABELS}},
+]
+
+
+def _patch_inputs() -> list:
+    inputs = [("odd-shapes.json", {"apiVersion": "v1", "kind": "List", "items": ODD_SHAPES}),
+              ("odd-shapes.yaml", ODD_SHAPES), ("every-kind.yaml", _every_kind_manifest())]
+    inputs += [(p.name, p) for p in sorted(h.SAMPLES.glob("review-*.json"))]
+    return inputs + [(p.name, p) for p in POD_FILES]
+
+
+def _documents(r: h.Result, count: int) -> list:
+    """The documents -o json printed: several are one List."""
+    printed = json.loads(r.out)
+    return printed["items"] if count > 1 else [printed]
+
+
+@pytest.mark.parametrize("name,source", _patch_inputs(), ids=lambda v: v if isinstance(v, str) else "")
+def test_every_offline_patch_applies_to_its_document(name, source, tmp_path, podinject_bin):
+    import jsonpatch
+
+    if isinstance(source, (dict, list)):
+        path = tmp_path / name
+        path.write_text(_dump_quoted(source) if name.endswith(".yaml") else json.dumps(source))
+    else:
+        path = source
+    # The documents as given, read by PyYAML as Kubernetes tooling does (JSON is YAML too).
+    try:
+        originals = [d for d in h.load_yaml_docs(path.read_text()) if d is not None]
+    except Exception:  # noqa: BLE001 - PyYAML cannot read it: nothing independent to compare with
+        return
+    count = len(originals)
+    # ... and a config with no rules: nothing may change, not even an empty metadata or spec added.
+    no_rules = tmp_path / "no-rules.yaml"
+    no_rules.write_text("apiVersion: podinject.dev/v1alpha1\nkind: InjectionConfig\nrules: []\n")
+    applied = 0
+    for config in PATCH_CONFIGS + [no_rules]:
+        as_json = h.run_podinject(["apply", "-f", str(path), "--config", str(config), "-o", "json"])
+        as_patch = h.run_podinject(["apply", "-f", str(path), "--config", str(config), "-o", "patch"])
+        assert as_json.returncode in (0, 1) and as_patch.returncode == as_json.returncode, as_patch.describe()
+        if not as_json.stdout:  # refused as a whole (not a manifest), the same way in both formats
+            assert as_json.returncode == 1 and not as_patch.stdout, as_json.describe()
+            continue
+        patches = _json_stream(as_patch.out)
+        results = _documents(as_json, count)
+        assert len(patches) == len(results) == len(originals), (config.name, len(patches), len(results))
+        for i, (original, patch, result) in enumerate(zip(originals, patches, results)):
+            try:
+                patched = jsonpatch.JsonPatch(patch).apply(copy.deepcopy(original))
+            except (jsonpatch.JsonPatchException, jsonpointer_error()) as e:
+                raise AssertionError(f"{config.name}, document {i + 1}: the patch does not apply: {e}\n"
+                                     f"{json.dumps(patch, indent=1)[:2000]}") from e
+            assert patched == result, f"{config.name}, document {i + 1}: the patch gives another document"
+            if config == no_rules:
+                assert patch == [] and result == original, f"document {i + 1} changed without any rule"
+            applied += len(patch)
+    if name.startswith("odd-shapes"):
+        assert applied, "the odd shapes must get patches"
+
+
+def jsonpointer_error():
+    import jsonpointer
+
+    return jsonpointer.JsonPointerException
+
+
+def test_a_pod_template_without_spec_gets_it_created_first(tmp_path, podinject_bin):
+    """`spce` instead of `spec`: the webhook would see a pod without spec and create /spec; the patch re-rooted
+    at the template must create /spec/template/spec before adding under it."""
+    path = tmp_path / "typo.json"
+    path.write_text(json.dumps(ODD_SHAPES[0]))
+    patch = h.run_podinject(["apply", "-f", str(path), "--config", str(CONFIG), "-o", "patch"]).json()
+    paths = [op["path"] for op in patch]
+    assert "/spec/template/spec" in paths, paths
+    created = paths.index("/spec/template/spec")
+    assert patch[created] == {"op": "add", "path": "/spec/template/spec", "value": {}}, patch[created]
+    assert all(paths.index(p) > created for p in paths if p.startswith("/spec/template/spec/")), paths
+    assert h.apply_patch(ODD_SHAPES[0], patch)["spec"]["template"]["spec"]["imagePullSecrets"], patch

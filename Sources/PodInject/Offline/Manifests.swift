@@ -4,9 +4,10 @@ public struct PodLocation: Sendable, Equatable {
   public var templatePath: JSONPointer
   /// `Kind/name` of the document holding it, for messages.
   public var owner: String
-  /// Whether the pod template had no `metadata`: the reviewed pod always has one, so the document
-  /// patch must create it before it can add labels or annotations under it.
-  public var templateLacksMetadata = false
+  /// The members the reviewed pod was given because its template lacks them (`metadata` absent or
+  /// not a map, `spec` absent): the document patch must create them before it adds anything under them,
+  /// as the webhook's patch creates the missing parents of a pod.
+  public var missingMembers: [String] = []
 }
 
 /// One pod found in a manifest, mutated offline by `apply` or traced by `explain`.
@@ -33,7 +34,7 @@ public enum Manifests {
     to document: inout JSONValue, config: ConfigLoad, environment: ReviewEnvironment
   ) throws(ManifestError) -> [OfflinePod] {
     guard case .object(var object) = document else {
-      throw ManifestError("not a Kubernetes object (found \(article(document.typeName)))")
+      throw ManifestError("not a Kubernetes object (found \(document.typeNameWithArticle))")
     }
     if AdmissionRequest.isBare(document) { throw ManifestError.bareRequest }
     let kind = object["kind"]?.stringValue ?? ""
@@ -47,7 +48,7 @@ public enum Manifests {
       switch object["items"] {
       case nil, .null?: return []
       case .array(let found)?: items = found
-      case let other?: throw ManifestError("a List whose items are \(article(other.typeName)), not a list")
+      case let other?: throw ManifestError("a List whose items are \(other.typeNameWithArticle), not a list")
       }
       var pods: [OfflinePod] = []
       for index in items.indices {
@@ -82,28 +83,29 @@ public enum Manifests {
     var pod = JSONObject([("apiVersion", "v1"), ("kind", "Pod")])
     var metadata = template["metadata"]?.objectValue ?? JSONObject()
     let workloadName = document["metadata"]?["name"]?.stringValue ?? ""
-    var synthesized: [String] = []
     for (key, value) in [
       ("namespace", JSONValue.string(namespace)), ("generateName", .string(workloadName + "-")),
       ("ownerReferences", ownerReference(of: document, kind: kind, name: workloadName)),
     ] where metadata[key] == nil {
       metadata[key] = value
-      synthesized.append(key)
     }
     pod["metadata"] = .object(metadata)
     pod["spec"] = template["spec"] ?? .object(JSONObject())
     let result = review(pod: .object(pod), namespace: namespace, config: config, environment: environment)
-    if result.response.allowed, let patched = result.patchedObject {
-      var newTemplate = template
-      var newMetadata = patched["metadata"]?.objectValue ?? JSONObject()
-      for key in synthesized { newMetadata[key] = nil }
-      newTemplate["metadata"] = .object(newMetadata)
-      newTemplate["spec"] = patched["spec"]
-      try? JSONPatch.apply(.replace(path, .object(newTemplate)), to: &document)
+    let absent =
+      (template["metadata"]?.objectValue == nil ? ["metadata"] : []) + (template["spec"] == nil ? ["spec"] : [])
+    let found = OfflinePod(
+      location: PodLocation(templatePath: path, owner: owner, missingMembers: absent), result: result)
+    // The template is changed by its document patch and nothing else, so that what `-o json` prints and
+    // what `-o patch` prints always agree, and a template nothing applies to is left exactly as it was.
+    if result.response.allowed, !result.response.patch.isEmpty {
+      do throws(JSONPatchError) {
+        try documentPatch(found).apply(to: &document)
+      } catch {
+        throw ManifestError("\(owner): the patch does not apply to its pod template: \(error.message)")
+      }
     }
-    let location = PodLocation(
-      templatePath: path, owner: owner, templateLacksMetadata: template["metadata"]?.objectValue == nil)
-    return [OfflinePod(location: location, result: result)]
+    return [found]
   }
 
   /// An AdmissionReview: its pod is mutated as the webhook would, with the review's own request (user,
@@ -130,15 +132,6 @@ public enum Manifests {
   /// `Kind/name` of a manifest document, for messages.
   public static func name(of document: JSONValue) -> String {
     "\(document["kind"]?.stringValue ?? "")/\(document["metadata"]?["name"]?.stringValue ?? "")"
-  }
-
-  /// A JSON type name with its article: `an array`, `a string`, `null`.
-  static func article(_ typeName: String) -> String {
-    switch typeName {
-    case "null": return "null"
-    case "array", "object": return "an " + typeName
-    default: return "a " + typeName
-    }
   }
 
   /// A controller ownerReference to the workload (no uid: it is not in a cluster).
@@ -178,10 +171,9 @@ public enum Manifests {
     let prefix = pod.location.templatePath.tokens
     guard !prefix.isEmpty else { return pod.result.response.patch }
     let operations = pod.result.response.patch.operations
-    var created: [JSONPatchOperation] = []
-    if pod.location.templateLacksMetadata, operations.contains(where: { $0.path.tokens.first == "metadata" }) {
-      created.append(.add(JSONPointer(tokens: prefix + ["metadata"]), .object(JSONObject())))
-    }
+    let created: [JSONPatchOperation] = pod.location.missingMembers.filter { member in
+      operations.contains { $0.path.tokens.count > 1 && $0.path.tokens.first == member }
+    }.map { .add(JSONPointer(tokens: prefix + [$0]), .object(JSONObject())) }
     return JSONPatch(
       created
         + operations.map { operation in
