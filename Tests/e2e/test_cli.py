@@ -423,3 +423,26 @@ def test_events_flush_with_nothing_waiting_does_not_say_events_wait(api, tmp_pat
     assert line["level"] == "info" and not line.get("problems"), line
     assert line["events"] == {"sent": 0, "aggregated": 0, "deferred": 0, "waiting": 0}, line
     assert "wait" not in " ".join(str(v) for k, v in line.items() if k != "events").lower(), line
+
+
+# --------------------------------------------------------------------------------------------
+# apply on a denial (a rule with onError: Deny fails)
+# --------------------------------------------------------------------------------------------
+
+
+def test_apply_exit_status_on_a_denial_is_the_readmes(tmp_path, podinject_bin):
+    readme = " ".join((h.REPO / "README.md").read_text().split())
+    m = re.search(r"(\d+) from `apply` when a pod is denied \(([^)]*)\)", readme)
+    assert m, "README.md does not document the exit status of `apply` on a denial"
+    expected = int(m.group(1))
+    assert expected == 1, m.group(0)
+    assert "`explain` exits 0" in m.group(2), m.group(0)
+    review = json.loads((h.SAMPLES / "review-deny.json").read_bytes())
+    pod = tmp_path / "pod.json"
+    pod.write_text(json.dumps(review["request"]["object"]))
+    r = h.run_podinject(["apply", "-f", str(pod), "--config", str(SAMPLE_CONFIG), "-o", "json"])
+    assert r.returncode == expected, r.describe()
+    assert r.json() == review["request"]["object"], "the denied pod is printed unchanged"
+    assert any(": DENIED: " in ln and "database-credentials" in ln for ln in r.err.splitlines()), r.describe()
+    explain = h.run_podinject(["explain", "-f", str(pod), "--config", str(SAMPLE_CONFIG)])
+    assert explain.returncode == 0 and "decision: DENIED (403)" in explain.out, explain.describe()
