@@ -2,7 +2,9 @@
 SWIFT_RELEASE := scripts/build
 BIN := .build/release/podinject
 
-.PHONY: setup build sample test bench lint
+PREFIX ?= /usr/local
+
+.PHONY: setup build sample install test bench lint
 
 setup:
 	scripts/setup
@@ -10,9 +12,16 @@ setup:
 build: setup
 	$(SWIFT_RELEASE)
 
-# Admit the shipped sample review with the shipped sample config.
+# Admit the shipped sample review with the shipped sample config: the raw answer, then the same
+# admission explained rule by rule.
 sample: build
 	$(BIN) --config samples/config.yaml < samples/review-plain-pod.json
+	@printf '\n# The same admission, rule by rule (podinject explain):\n'
+	$(BIN) explain --config samples/config.yaml -f samples/review-plain-pod.json
+
+# Copy the release binary to $(PREFIX)/bin (DESTDIR for staging).
+install: build
+	install -D -m 0755 $(BIN) $(DESTDIR)$(PREFIX)/bin/podinject
 
 test:
 	scripts/test

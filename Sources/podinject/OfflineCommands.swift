@@ -7,9 +7,11 @@ import PodInject
   import Musl
 #endif
 
-/// Reads a manifest from a file or `-`, as one or more YAML/JSON documents.
-func readManifests(_ path: String?) -> Result<[JSONValue], UsageError> {
+/// Reads a manifest from a file or `-`, as one or more YAML/JSON documents; also names the input for
+/// messages (the path, or `stdin`).
+func readManifests(_ path: String?) -> Result<(documents: [JSONValue], source: String), UsageError> {
   guard let path else { return .failure(UsageError(message: "-f FILE (or -f - for stdin) is required")) }
+  let source = path == "-" ? "stdin" : path
   let bytes: [UInt8]
   if path == "-" {
     bytes = IO.read(0, limit: 64 * 1024 * 1024).bytes
@@ -17,13 +19,13 @@ func readManifests(_ path: String?) -> Result<[JSONValue], UsageError> {
     do {
       bytes = try LocalFiles.read(path, limit: 64 * 1024 * 1024)
     } catch {
-      return .failure(UsageError(message: "cannot read \(error)"))
+      return .failure(UsageError(message: "\(path): cannot read: \(error.reason)"))
     }
   }
   do {
-    return .success(try YAML.parseJSONDocuments(bytes))
+    return .success((try YAML.parseJSONDocuments(bytes), source))
   } catch {
-    return .failure(UsageError(message: "\(path == "-" ? "stdin" : path): \(error)"))
+    return .failure(UsageError(message: "\(source): \(error)"))
   }
 }
 
@@ -44,46 +46,31 @@ enum ApplyCommand: Command {
   ]
 
   static func run(_ arguments: ParsedArguments) -> Int32 {
-    let output = arguments["output"] ?? "yaml"
-    guard ["yaml", "json", "patch"].contains(output) else { return failed("-o must be yaml, json or patch") }
+    guard let format = OfflineApply.Format(rawValue: arguments["output"] ?? "yaml") else {
+      return failed("-o must be yaml, json or patch")
+    }
     let config = ConfigSource.load(arguments["config"])
     if case .failure(let error) = config { return failed(error.description) }
-    let environment = ConfigSource.environment(config)
-    var documents: [JSONValue]
+    let input: (documents: [JSONValue], source: String)
     switch readManifests(arguments["filename"]) {
-    case .success(let read): documents = read
+    case .success(let read): input = read
     case .failure(let error): return failed(error.message)
     }
-    var rendered: [String] = []
-    var denied = false
-    for index in documents.indices {
-      let pods = Manifests.apply(to: &documents[index], config: config, environment: environment)
-      for pod in pods {
-        for event in pod.result.events {
-          IO.write(
-            2,
-            "would send Event: Warning \(event.reason.rawValue) \(event.regarding.kind)/\(event.regarding.name): \(event.note)\n"
-          )
-        }
-        if !pod.result.response.allowed {
-          denied = true
-          IO.write(2, "\(pod.location.owner): DENIED: \(pod.result.response.status?.message ?? "")\n")
-        }
-      }
-      switch output {
-      case "json": rendered.append(documents[index].prettyPrinted())
-      case "patch":
-        rendered.append(Manifests.documentPatch(pods).json.prettyPrinted())
-      default: rendered.append(YAML.render(documents[index]))
-      }
+    let outcome: OfflineApply.Outcome
+    do {
+      outcome = try OfflineApply.run(
+        input.documents, source: input.source, format: format, config: config,
+        environment: ConfigSource.environment(config))
+    } catch {
+      return failed(error.message)
     }
-    let separator = output == "yaml" ? "---\n" : ""
-    IO.write(1, rendered.map { $0.hasSuffix("\n") ? $0 : $0 + "\n" }.joined(separator: separator))
-    return denied ? Exit.configuration : Exit.success
+    for message in outcome.messages { IO.write(2, message + "\n") }
+    IO.write(1, outcome.output)
+    return outcome.denied ? Exit.configuration : Exit.success
   }
 }
 
-/// `podinject explain`: a per-rule trace for a manifest or an AdmissionReview.
+/// `podinject explain`: a per-rule trace for a manifest, an AdmissionReview or a bare AdmissionRequest.
 enum ExplainCommand: Command {
   static let name = "explain"
   static let abstract = "Explain, rule by rule, what podinject would do with a manifest or an AdmissionReview."
@@ -94,30 +81,21 @@ enum ExplainCommand: Command {
 
   static func run(_ arguments: ParsedArguments) -> Int32 {
     let config = ConfigSource.load(arguments["config"])
-    let environment = ConfigSource.environment(config)
-    let documents: [JSONValue]
+    if case .failure(let error) = config { return failed(error.description) }
+    let input: (documents: [JSONValue], source: String)
     switch readManifests(arguments["filename"]) {
-    case .success(let read): documents = read
+    case .success(let read): input = read
     case .failure(let error): return failed(error.message)
     }
-    var reports: [String] = []
-    for var document in documents {
-      if document["kind"]?.stringValue == "AdmissionReview" {
-        do {
-          let request = try AdmissionRequest.decode(review: document)
-          let result = Review.run(request, config: config, environment: environment)
-          reports.append(ExplainReport.render(result, title: "AdmissionReview \(request.uid)", config: config))
-        } catch {
-          return failed(error.message)
-        }
-        continue
-      }
-      let pods = Manifests.apply(to: &document, config: config, environment: environment)
-      if pods.isEmpty { reports.append("\(document["kind"]?.stringValue ?? "document"): no pod or pod template found") }
-      for pod in pods { reports.append(ExplainReport.render(pod.result, title: pod.location.owner, config: config)) }
+    do {
+      IO.write(
+        1,
+        try OfflineExplain.run(
+          input.documents, source: input.source, config: config, environment: ConfigSource.environment(config)))
+      return Exit.success
+    } catch {
+      return failed(error.message)
     }
-    IO.write(1, reports.joined(separator: "\n\n") + "\n")
-    return Exit.success
   }
 }
 
@@ -168,8 +146,18 @@ enum EventsFlushCommand: Command {
       budget = value
     }
     let now = IO.now()
+    let outbox = Outbox(directory: settings.outbox)
+    // Claims left by a deliverer that died count as waiting; with nothing waiting there is nothing to
+    // send, so no credentials are looked for and nothing is said to wait.
+    outbox.recoverStaleClaims(now: now)
+    guard !outbox.pendingFiles().isEmpty else {
+      Delivery.writeLog(
+        LogLine.delivery(EventCounts(), waiting: 0, problems: [], time: now), settings: settings,
+        fallbackToStderr: true)
+      return Exit.success
+    }
     let (report, problems) = Delivery.drain(settings, kubeconfig: arguments["kubeconfig"], budgetMilliseconds: budget)
-    let waiting = Outbox(directory: settings.outbox).pendingFiles().count
+    let waiting = outbox.pendingFiles().count
     let line = LogLine.delivery(
       report.map(EventCounts.init) ?? EventCounts(), waiting: waiting, problems: problems, time: now)
     Delivery.writeLog(line, settings: settings, fallbackToStderr: true)

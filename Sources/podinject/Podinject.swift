@@ -29,12 +29,26 @@ enum Podinject {
         exit(0)
       }
       if first == "events" {
-        guard arguments.dropFirst().first == "flush" else { fail("events needs a subcommand: flush") }
+        switch arguments.dropFirst().first {
+        case "flush"?: break
+        case "-h"?, "--help"?, "help"?:
+          IO.write(1, eventsOverview)
+          exit(0)
+        case let other?:
+          fail("unknown events command \"\(other)\" (the one events command is flush; see 'podinject events --help')")
+        case nil:
+          fail("events needs a subcommand: flush (see 'podinject events --help')")
+        }
         command = EventsFlushCommand.self
         rest = arguments.dropFirst(2)
       } else if let chosen = commands.first(where: { $0.name == first }) {
         command = chosen
         rest = rest.dropFirst()
+      } else if !first.hasPrefix("-") {
+        // The default command takes no arguments, so a word here is a mistyped or unknown command:
+        // said so, rather than as an unexpected argument of `review`.
+        let hint = suggestion(for: first).map { "did you mean \"\($0)\"? " } ?? ""
+        fail("unknown command \"\(first)\" (\(hint)see 'podinject --help' for the commands)")
       }
     }
     if rest.contains("-h") || rest.contains("--help") {
@@ -52,6 +66,39 @@ enum Podinject {
   static func fail(_ message: String) -> Never {
     IO.write(2, "podinject: error: \(message)\n")
     exit(1)
+  }
+
+  /// The command a mistyped word most likely meant: one at most two edits away (`aply`), or the
+  /// group of a subcommand given alone (`flush`).
+  static func suggestion(for word: String) -> String? {
+    let names = commands.map { $0.name }
+    if let full = names.first(where: { $0.hasSuffix(" " + word) }) { return full }
+    return names.filter { !$0.contains(" ") }.first { editDistance($0, word) <= 2 }
+  }
+
+  /// Levenshtein distance, for a handful of short words.
+  static func editDistance(_ a: String, _ b: String) -> Int {
+    let a = Array(a.utf8)
+    let b = Array(b.utf8)
+    var previous = Array(0...b.count)
+    for (i, x) in a.enumerated() {
+      var current = [i + 1]
+      for (j, y) in b.enumerated() {
+        current.append(min(previous[j + 1] + 1, current[j] + 1, previous[j] + (x == y ? 0 : 1)))
+      }
+      previous = current
+    }
+    return previous[b.count]
+  }
+
+  /// `podinject events --help`: the group and its one subcommand.
+  static var eventsOverview: String {
+    [
+      "Deliver the Events podinject keeps in its outbox.", "",
+      "USAGE: podinject events <subcommand> [options]", "", "SUBCOMMANDS:",
+      "  " + "flush".padding(to: 18) + EventsFlushCommand.abstract, "",
+      "See 'podinject events flush --help' for its options.",
+    ].joined(separator: "\n") + "\n"
   }
 
   static var overview: String {

@@ -12,7 +12,7 @@ enum ReviewCommand: Command {
   static let abstract = "Answer one AdmissionReview (stdin, CGI or function-runtime mode)."
   static let options: [OptionSpec] = [
     .config, .kubeconfig,
-    .flag("--cgi", help: "force CGI mode (chosen automatically when GATEWAY_INTERFACE is set)"),
+    .flag("--cgi", help: "force CGI mode (chosen automatically when GATEWAY_INTERFACE or REQUEST_METHOD is set)"),
     .value("--max-body-bytes", valueName: "N", help: "largest request body accepted (default 3 MiB)"),
   ]
 
@@ -24,9 +24,7 @@ enum ReviewCommand: Command {
       guard let value = Int(text), value > 0 else { Podinject.fail("--max-body-bytes needs a positive number") }
       maxBodyBytes = value
     }
-    let mode: Mode =
-      IO.env("Http_Method") != nil
-      ? .functionRuntime : (arguments.has("cgi") || IO.env("GATEWAY_INTERFACE") != nil) ? .cgi : .stdin
+    let mode = InvocationMode.detect(forceCGI: arguments.has("cgi"), environment: IO.env)
     let session = ReviewSession(
       mode: mode, configOption: arguments["config"], kubeconfig: arguments["kubeconfig"], maxBodyBytes: maxBodyBytes,
       started: started)
@@ -34,16 +32,9 @@ enum ReviewCommand: Command {
   }
 }
 
-/// How the request arrives and how the answer must be framed.
-enum Mode {
-  case stdin
-  case cgi
-  case functionRuntime
-}
-
 /// One invocation of the webhook: read, decide (in the library), write, report.
 struct ReviewSession {
-  let mode: Mode
+  let mode: InvocationMode
   let configOption: String?
   let kubeconfig: String?
   let maxBodyBytes: Int

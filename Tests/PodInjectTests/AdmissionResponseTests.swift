@@ -105,6 +105,19 @@ struct AdmissionResponseTests {
     #expect(throws: ReviewInputError.self) { try AdmissionRequest.decode(Array(text.utf8)) }
   }
 
+  /// controller-runtime reads an AdmissionReview without `apiVersion` as admission.k8s.io/v1 (SPEC §6).
+  @Test(arguments: [
+    #"{"kind":"AdmissionReview","request":{"uid":"1"}}"#,
+    #"{"apiVersion":null,"kind":"AdmissionReview","request":{"uid":"1"}}"#,
+    #"{"apiVersion":"","kind":"AdmissionReview","request":{"uid":"1"}}"#,
+    "kind: AdmissionReview\nrequest: {uid: '1'}\n",
+  ])
+  func aReviewWithoutAPIVersionIsReadAsV1(_ text: String) throws {
+    let request = try AdmissionRequest.decode(Array(text.utf8))
+    #expect(request.reviewAPIVersion == AdmissionRequest.v1)
+    #expect(request.uid == "1")
+  }
+
   @Test func nestingDeeperThanTheLimitIsRefused() {
     let deep = String(repeating: "[", count: 300) + String(repeating: "]", count: 300)
     let text =

@@ -43,7 +43,7 @@ struct ManifestsTests {
   /// `document` after `apply`, and the pods found in it.
   static func mutated(_ document: JSONValue) throws -> (JSONValue, [OfflinePod]) {
     var copy = document
-    let pods = Manifests.apply(to: &copy, config: try loaded(), environment: Fixture.environment)
+    let pods = try Manifests.apply(to: &copy, config: try loaded(), environment: Fixture.environment)
     return (copy, pods)
   }
 
@@ -119,7 +119,7 @@ struct ManifestsTests {
       ],
     ]
     var mutated = job
-    let pods = Manifests.apply(
+    let pods = try Manifests.apply(
       to: &mutated, config: try Self.loaded(), environment: Fixture.environment)
     let pod = try #require(pods.first)
     #expect(pod.result.applied == ["r"])
@@ -133,10 +133,40 @@ struct ManifestsTests {
     #expect(patched == mutated)
   }
 
+  /// A misspelled `spce`: the reviewed pod has an empty spec, so the webhook's patch adds under it; the
+  /// document patch must create `spec` in the template first, as the webhook creates missing parents.
+  @Test func theDocumentPatchCreatesAMissingTemplateSpec() throws {
+    let deployment = try Fixture.removing(
+      try Fixture.setting(Self.deployment, "/spec/template/spce", Self.podSpec), "/spec/template/spec")
+    var mutated = deployment
+    let pod = try #require(
+      try Manifests.apply(to: &mutated, config: try Self.loaded(), environment: Fixture.environment).first)
+    let patch = Manifests.documentPatch(pod)
+    #expect(patch.operations.first == .add(JSONPointer(tokens: ["spec", "template", "spec"]), [:]))
+    #expect(mutated["spec"]?["template"]?["spec"]?["volumes"] == [["name": "certs", "emptyDir": [:]]])
+    var patched = deployment
+    try patch.apply(to: &patched)
+    #expect(patched == mutated)
+  }
+
+  /// Nothing applies: the manifest is printed as given, without an empty metadata or spec added.
+  @Test func aTemplateNothingAppliesToIsLeftExactlyAsItWas() throws {
+    let job: JSONValue = [
+      "apiVersion": "batch/v1", "kind": "Job", "metadata": ["name": "once"],
+      "spec": ["template": ["metadata": nil]],
+    ]
+    var document = job
+    let pods = try Manifests.apply(
+      to: &document, config: .success(try Fixture.load(Fixture.configYAML("rules: []\n"))),
+      environment: Fixture.environment)
+    #expect(pods.count == 1)
+    #expect(document == job)
+  }
+
   @Test func aPodDocumentIsMutatedAndItsPatchIsThePodPatch() throws {
     var document = try Fixture.setting(Fixture.pod, "/metadata/namespace", "shop")
     let original = document
-    let pods = Manifests.apply(
+    let pods = try Manifests.apply(
       to: &document, config: try Self.loaded(), environment: Fixture.environment)
     let pod = try #require(pods.first)
     #expect(pod.location.templatePath == JSONPointer())
@@ -158,7 +188,7 @@ struct ManifestsTests {
         Self.cronJob,
       ],
     ]
-    let pods = Manifests.apply(
+    let pods = try Manifests.apply(
       to: &list, config: try Self.loaded(), environment: Fixture.environment)
     #expect(pods.count == 2)
     #expect(pods.map(\.location.owner) == ["Deployment/web", "CronJob/nightly"])
@@ -173,7 +203,7 @@ struct ManifestsTests {
     var document: JSONValue = ["apiVersion": "v1", "kind": "Service", "metadata": ["name": "web"]]
     let original = document
     #expect(
-      Manifests.apply(to: &document, config: try Self.loaded(), environment: Fixture.environment)
+      try Manifests.apply(to: &document, config: try Self.loaded(), environment: Fixture.environment)
         .isEmpty)
     #expect(document == original)
   }
@@ -182,7 +212,7 @@ struct ManifestsTests {
     let config = Fixture.configYAML(
       "rules:\n- name: r\n  onError: Deny\n  labels: {owner: '{{ .metadata.labels.owner }}'}\n")
     var document = Self.deployment
-    let pods = Manifests.apply(
+    let pods = try Manifests.apply(
       to: &document, config: .success(try Fixture.load(config)), environment: Fixture.environment)
     #expect(pods.first?.result.response.allowed == false)
     #expect(document == Self.deployment)
@@ -194,7 +224,7 @@ struct ManifestsTests {
       "rules:\n- name: r\n  labels: {owner: '{{ .metadata.labels.owner }}'}\n  annotations: {a: b}\n"
     )
     var document = Self.deployment
-    let pods = Manifests.apply(
+    let pods = try Manifests.apply(
       to: &document, config: .success(try Fixture.load(config)), environment: Fixture.environment)
     let event = try #require(pods.first?.result.events.first)
     #expect(event.regarding.kind == "Deployment")
@@ -212,7 +242,7 @@ struct ManifestsTests {
     let config = Fixture.configYAML(
       "rules:\n- name: r\n  env: [{name: NS, value: '{{ .metadata.namespace }}'}]\n")
     var document = Self.deployment
-    _ = Manifests.apply(
+    _ = try Manifests.apply(
       to: &document, config: .success(try Fixture.load(config)), environment: Fixture.environment)
     #expect(
       document[

@@ -149,3 +149,21 @@ def test_yaml_review_is_accepted(podinject_bin, tmp_path):
     r = h.admit(yaml.safe_dump(review).encode(), config=h.config_copy(h.SAMPLES / "config.yaml", tmp_path, api="none"))
     assert r.returncode == 0, r.describe()
     h.check_echo(r.json(), review)
+
+
+@pytest.mark.parametrize("api_version", ["missing", None, ""], ids=["missing", "null", "empty"])
+def test_review_without_api_version_is_answered_as_v1(api_version, podinject_bin, tmp_path):
+    """SPEC §6: a missing apiVersion is read as admission.k8s.io/v1, as controller-runtime does; the
+    answer says v1 and echoes the uid."""
+    review = json.loads(GOOD)
+    if api_version == "missing":
+        del review["apiVersion"]
+    else:
+        review["apiVersion"] = api_version
+    r = h.admit(h.review_bytes(review), config=h.config_copy(h.SAMPLES / "config.yaml", tmp_path, api="none"))
+    assert r.returncode == 0, r.describe()
+    answer = r.json()
+    assert answer["apiVersion"] == h.ADMISSION_V1 and answer["kind"] == "AdmissionReview", answer
+    resp = h.response_of(answer)
+    assert resp["uid"] == review["request"]["uid"] and resp["allowed"] is True, resp
+    assert h.status_annotation(h.apply_patch(review["request"]["object"], h.patch_of(answer)))["applied"]

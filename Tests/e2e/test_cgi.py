@@ -121,6 +121,29 @@ def test_good_review(podinject_bin, home):
     assert run.result.stdout.startswith(run.response.header_block + b"\r\n")
 
 
+def test_request_method_alone_means_cgi(podinject_bin, home):
+    """SPEC §1: CGI mode when REQUEST_METHOD is set, even without GATEWAY_INTERFACE (some hosts omit it)."""
+    env = env_for(home)
+    del env["GATEWAY_INTERFACE"]
+    run = run_cgi(GOOD, env)
+    _ok_review(run, json.loads(GOOD))
+    # ... and its refusals are HTTP answers too
+    run = run_cgi(b"", {k: v for k, v in env_for(home, method="GET", length=None).items()
+                        if k != "GATEWAY_INTERFACE"})
+    assert _refusal(run, 405).headers.get("allow") == "POST"
+
+
+def test_review_without_api_version_is_answered_as_v1(podinject_bin, home):
+    """SPEC §6: a review without apiVersion is read as admission.k8s.io/v1 and answered in v1."""
+    review = json.loads(GOOD)
+    del review["apiVersion"]
+    body = h.review_bytes(review)
+    run = run_cgi(body, env_for(home, body=body))
+    answer = _ok_review(run, review)
+    assert answer["apiVersion"] == h.ADMISSION_V1, answer
+    assert answer["response"]["allowed"] is True and h.patch_of(answer)
+
+
 def test_cgi_flag_without_gateway_interface(podinject_bin, home):
     env = env_for(home)
     del env["GATEWAY_INTERFACE"]

@@ -88,25 +88,27 @@ setenv.add-environment = ("PODINJECT_CONFIG" => "{host_dir}/config.yaml")
         h.stop_process(proc)
 
 
-@pytest.fixture(scope="module")
-def nginx_fcgiwrap(host_dir):
+def _nginx_fcgiwrap(host_dir: Path, name: str, params: Path, script: Path):
+    """nginx + fcgiwrap serving `script` at /mutate, with the FastCGI params of `params`; yields the port."""
     nginx = shutil.which("nginx") or "/usr/sbin/nginx"
     fcgiwrap = shutil.which("fcgiwrap") or "/usr/sbin/fcgiwrap"
     assert os.path.exists(nginx) and os.path.exists(fcgiwrap), "nginx/fcgiwrap not installed (scripts/setup)"
-    sock = host_dir / "fcgiwrap.sock"
+    d = host_dir / name
+    d.mkdir()
+    sock = d / "fcgiwrap.sock"
     # Its own process group: fcgiwrap prefork children outlive a signal to their parent alone.
     fw = subprocess.Popen([fcgiwrap, "-c", "2", "-s", f"unix:{sock}"], stdout=subprocess.DEVNULL,
-                          stderr=open(host_dir / "fcgiwrap.log", "wb"), env=h.clean_env(),
+                          stderr=open(d / "fcgiwrap.log", "wb"), env=h.clean_env(),
                           start_new_session=True)
     port = _free_port()
-    conf = host_dir / "nginx.conf"
-    temp = host_dir / "nginx-temp"
+    conf = d / "nginx.conf"
+    temp = d / "nginx-temp"
     temp.mkdir()
     conf.write_text(f"""
 daemon off;
 master_process off;
-pid {host_dir}/nginx.pid;
-error_log {host_dir}/nginx-error.log warn;
+pid {d}/nginx.pid;
+error_log {d}/nginx-error.log warn;
 events {{ worker_connections 64; }}
 http {{
   access_log off;
@@ -119,8 +121,8 @@ http {{
     listen 127.0.0.1:{port};
     client_max_body_size 8m;
     location /mutate {{
-      include /etc/nginx/fastcgi_params;
-      fastcgi_param SCRIPT_FILENAME {h.BIN};
+      include {params};
+      fastcgi_param SCRIPT_FILENAME {script};
       fastcgi_param PODINJECT_CONFIG {host_dir}/config.yaml;
       fastcgi_pass unix:{sock};
     }}
@@ -130,14 +132,19 @@ http {{
     deadline = time.monotonic() + 10
     while not sock.exists() and time.monotonic() < deadline:
         time.sleep(0.05)
-    ng = subprocess.Popen([nginx, "-p", str(host_dir), "-c", str(conf)], stdout=subprocess.DEVNULL,
+    ng = subprocess.Popen([nginx, "-p", str(d), "-c", str(conf)], stdout=subprocess.DEVNULL,
                           stderr=subprocess.DEVNULL)
     try:
-        _wait_port(port, ng, host_dir / "nginx-error.log")
+        _wait_port(port, ng, d / "nginx-error.log")
         yield port
     finally:
         h.stop_process(ng)
         h.stop_process(fw)
+
+
+@pytest.fixture(scope="module")
+def nginx_fcgiwrap(host_dir):
+    yield from _nginx_fcgiwrap(host_dir, "nginx", Path("/etc/nginx/fastcgi_params"), h.BIN)
 
 
 HOSTS = ["lighttpd", "nginx_fcgiwrap"]
@@ -186,3 +193,48 @@ def test_truncated_through_host(host, request):
     status, _, data = _request(port, "POST", SAMPLE[:200])
     assert status == 400, (status, data[:500])
     assert json.loads(data)["kind"] == "Status"
+
+
+# --------------------------------------------------------------------------------------------
+# A host that does not pass GATEWAY_INTERFACE (SPEC §1: REQUEST_METHOD alone means CGI)
+# --------------------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def nginx_without_gateway_interface(host_dir):
+    """nginx + fcgiwrap with a copy of Debian's fastcgi_params that leaves out GATEWAY_INTERFACE. fcgiwrap
+    does not add it (it passes its own environment, but never a CGI variable such as GATEWAY_INTERFACE,
+    and the tests scrub those from it anyway). The program is a wrapper that records the environment it
+    was given (NUL-separated, one file per request) and execs podinject, so the test sees what podinject
+    sees."""
+    params = host_dir / "fastcgi_params-no-gateway-interface"
+    lines = Path("/etc/nginx/fastcgi_params").read_text().splitlines()
+    kept = [ln for ln in lines if "GATEWAY_INTERFACE" not in ln]
+    assert len(kept) == len(lines) - 1, "Debian's fastcgi_params no longer sets GATEWAY_INTERFACE on one line"
+    assert any(ln.split()[1:2] == ["REQUEST_METHOD"] for ln in kept if ln.strip()), kept
+    params.write_text("\n".join(kept) + "\n")
+    seen = host_dir / "seen-env"
+    seen.mkdir()
+    wrapper = host_dir / "record-env-then-podinject"
+    wrapper.write_text(f'#!/bin/sh\nenv -0 > "{seen}/$$"\nexec "{h.BIN}" "$@"\n')
+    wrapper.chmod(0o755)
+    for port in _nginx_fcgiwrap(host_dir, "nginx-no-gateway-interface", params, wrapper):
+        yield port, seen
+
+
+def test_admission_through_host_without_gateway_interface(nginx_without_gateway_interface):
+    port, seen = nginx_without_gateway_interface
+    before = set(seen.iterdir())
+    status, headers, body = _request(port, "POST", SAMPLE)
+    (record,) = set(seen.iterdir()) - before
+    env = dict(item.split("=", 1) for item in record.read_text().split("\0") if item)
+    assert "GATEWAY_INTERFACE" not in env, "the host passed GATEWAY_INTERFACE after all"
+    assert env.get("REQUEST_METHOD") == "POST" and env.get("CONTENT_LENGTH") == str(len(SAMPLE)), env.keys()
+    assert status == 200, (status, headers, body[:500])
+    assert headers.get("content-type", "").startswith("application/json"), headers
+    answer = json.loads(body)
+    h.check_echo(answer, json.loads(SAMPLE))
+    assert answer["response"]["allowed"] is True and h.patch_of(answer)
+    # A refusal is an HTTP answer as well, not a stdin-mode exit 2 that fcgiwrap turns into a 502.
+    status, headers, _ = _request(port, "GET", None, content_type=None)
+    assert status == 405 and headers.get("allow", "").replace(" ", "").upper() == "POST", (status, headers)

@@ -97,7 +97,7 @@ def test_each_command_has_help(command, podinject_bin):
 
 @pytest.mark.parametrize("argv,names,help_of", [
     (["--bogus"], "--bogus", "review"),
-    (["frobnicate"], "frobnicate", "review"),
+    (["frobnicate"], "frobnicate", None),
     (["check-config", "--config", str(SAMPLE_CONFIG), "--bogus"], "--bogus", "check-config"),
     (["apply", "--nope"], "--nope", "apply"),
     (["events"], "flush", None),
@@ -116,6 +116,39 @@ def test_usage_error_exits_1(argv, names, help_of, podinject_bin):
         # Whatever follows the one-line message is the command's own --help text, nothing else.
         assert help_of is not None, r.describe()
         assert rest.strip("\n") == h.run_podinject([*help_of.split(), "--help"]).out.strip("\n"), r.describe()
+
+
+@pytest.mark.parametrize("word", ["foo", "aply", "flush"])
+def test_unknown_command_has_its_own_message(word, podinject_bin):
+    """A word that is no command is not taken for an argument of the default command: its own one-line
+    message, naming the word and pointing at --help; exit 1; the review on stdin is not answered."""
+    r = h.run_podinject([word, "-f", "x"], (h.SAMPLES / "review-plain-pod.json").read_bytes())
+    assert r.returncode == 1, r.describe()
+    assert r.stdout == b"", r.describe()
+    (line,) = r.err.splitlines()
+    assert line.startswith(f'podinject: error: unknown command "{word}"'), line
+    assert "podinject --help" in line, line
+    suggested = {"aply": "apply", "flush": "events flush"}.get(word)
+    if suggested:
+        assert f'did you mean "{suggested}"' in line, line
+
+
+@pytest.mark.parametrize("flag", ["--help", "-h", "help"])
+def test_events_group_help_lists_flush(flag, podinject_bin):
+    r = h.run_podinject(["events", flag])
+    assert r.returncode == 0, r.describe()
+    assert r.stderr == b"", r.describe()
+    assert "USAGE: podinject events <subcommand>" in r.out, r.out
+    listed = [m.group(1) for m in re.finditer(r"^\s{2,}([a-z][a-z-]*)\s{2,}\S", r.out, re.M)]
+    assert listed == ["flush"], (listed, r.out)
+    assert "podinject events flush --help" in r.out, r.out
+
+
+def test_events_unknown_subcommand_names_it(podinject_bin):
+    r = h.run_podinject(["events", "frob"])
+    assert r.returncode == 1 and r.stdout == b"", r.describe()
+    (line,) = r.err.splitlines()
+    assert line.startswith('podinject: error: unknown events command "frob"') and "flush" in line, line
 
 
 # --------------------------------------------------------------------------------------------
@@ -310,7 +343,8 @@ def test_readme_first_block_is_the_two_make_commands():
 
 
 def _sample_command() -> str:
-    (line,) = [ln for ln in makefile_rules()["sample"] if "podinject" in ln]
+    """The admission `make sample` runs: `podinject ARGS < REVIEW`."""
+    (line,) = [ln for ln in makefile_rules()["sample"] if "podinject" in ln and "<" in ln]
     return line
 
 
@@ -325,7 +359,7 @@ def _make_dry_run(target: str) -> subprocess.CompletedProcess:
 def test_make_sample_recipe_matches_make_and_the_readme():
     line = _sample_command()
     dry = _make_dry_run("sample")
-    assert dry.returncode == 0 and dry.stdout.splitlines()[-1].strip() == line, (dry.stdout, line)
+    assert dry.returncode == 0 and line in [ln.strip() for ln in dry.stdout.splitlines()], (dry.stdout, line)
     comment = dict(readme_quickstart())["make sample"]
     named = re.findall(r"samples/[\w.-]+", comment)
     assert named, comment
@@ -357,6 +391,46 @@ def test_make_sample_admits_the_sample(tmp_path, podinject_bin):
     assert status["applied"] and status["failed"] == [], status
 
 
+def test_make_sample_ends_with_something_a_person_can_read(tmp_path, podinject_bin):
+    """After the raw answer (one long JSON line), `make sample` ends with explain's report of the same
+    admission with the same config: rule by rule, and the decision."""
+    rules = makefile_rules()["sample"]
+    admit = shlex.split(_sample_command())
+    last = shlex.split(rules[-1])
+    assert rules.index(_sample_command()) < len(rules) - 1, rules
+    assert (h.REPO / last[0]).resolve() == (h.REPO / ".build/release/podinject").resolve() and last[1] == "explain", last
+    assert last[last.index("-f") + 1] == admit[-1], (last, admit)
+    assert last[last.index("--config") + 1] == admit[admit.index("--config") + 1], (last, admit)
+    env = h.clean_env({"PODINJECT_CACHE_DIR": str(tmp_path / "cache")}, home=tmp_path)
+    proc = subprocess.run([str(h.BIN), *last[1:]], cwd=h.REPO, env=env, capture_output=True, text=True,
+                          timeout=h.TIMEOUT)
+    assert proc.returncode == 0, proc.stderr
+    lines = proc.stdout.splitlines()
+    assert lines[0].startswith("AdmissionReview ") and any(ln.startswith("  rule ") for ln in lines), lines
+    assert lines[-1].startswith("decision: allowed, "), lines
+
+
+def test_readme_says_where_the_binary_is_and_make_install_installs_it(tmp_path):
+    readme = (h.REPO / "README.md").read_text()
+    quick = readme[:readme.index("## How one admission works")]
+    assert ".build/release/podinject" in quick and "make install" in quick, quick
+    assert "install" in re.search(r"^\.PHONY:(.*)$", (h.REPO / "Makefile").read_text(), re.M).group(1).split()
+    dry = subprocess.run(["make", "--no-print-directory", "-n", "install", f"PREFIX={tmp_path}/usr"], cwd=h.REPO,
+                         capture_output=True, text=True, timeout=30,
+                         env={k: v for k, v in os.environ.items() if not k.startswith("MAKE")})
+    assert dry.returncode == 0, dry.stderr
+    assert f"{tmp_path}/usr/bin/podinject" in dry.stdout.splitlines()[-1], dry.stdout
+
+
+def test_readme_debugging_examples_name_the_config():
+    readme = (h.REPO / "README.md").read_text()
+    section = readme[readme.index("## Debugging with"):]
+    block = re.search(r"```sh\n(.*?)```", section, re.S).group(1)
+    for line in block.splitlines():
+        if line.startswith("podinject "):
+            assert "--config " in line.split("#")[0], line
+
+
 def test_events_flush_without_any_api_leaves_waiting_events_waiting(tmp_path, closed_port, podinject_bin):
     """No --kubeconfig, $KUBECONFIG or service account: Events spooled earlier stay, and flush says so (3)."""
     config = h.config_copy(SAMPLE_CONFIG, tmp_path)
@@ -375,3 +449,42 @@ def test_events_flush_without_any_api_and_nothing_waiting_is_not_3(tmp_path, pod
     flush = h.run_podinject(["events", "flush", "--config", str(config)], timeout=5, env=h.clean_env(home=tmp_path))
     assert h.stderr_json_lines(flush)[-1]["events"]["waiting"] == 0, flush.describe()
     assert flush.returncode == 0, f"nothing waits, yet exit {flush.returncode}\n{flush.describe()}"
+
+
+@pytest.mark.parametrize("api", ["none-configured", "unreachable"])
+def test_events_flush_with_nothing_waiting_does_not_say_events_wait(api, tmp_path, closed_port, podinject_bin):
+    """An empty outbox is reported as such: no problem saying that Events wait, a level of info, and no
+    attempt to reach the API server (nothing to send)."""
+    config = h.config_copy(SAMPLE_CONFIG, tmp_path)
+    args = ["events", "flush", "--config", str(config)]
+    if api == "unreachable":
+        args += ["--kubeconfig", str(write_kubeconfig(tmp_path / "kubeconfig", closed_port))]
+    flush = h.run_podinject(args, timeout=5, env=h.clean_env(home=tmp_path))
+    assert flush.returncode == 0, flush.describe()
+    (line,) = h.stderr_json_lines(flush)
+    assert line["level"] == "info" and not line.get("problems"), line
+    assert line["events"] == {"sent": 0, "aggregated": 0, "deferred": 0, "waiting": 0}, line
+    assert "wait" not in " ".join(str(v) for k, v in line.items() if k != "events").lower(), line
+
+
+# --------------------------------------------------------------------------------------------
+# apply on a denial (a rule with onError: Deny fails)
+# --------------------------------------------------------------------------------------------
+
+
+def test_apply_exit_status_on_a_denial_is_the_readmes(tmp_path, podinject_bin):
+    readme = " ".join((h.REPO / "README.md").read_text().split())
+    m = re.search(r"(\d+) from `apply` when a pod is denied \(([^)]*)\)", readme)
+    assert m, "README.md does not document the exit status of `apply` on a denial"
+    expected = int(m.group(1))
+    assert expected == 1, m.group(0)
+    assert "`explain` exits 0" in m.group(2), m.group(0)
+    review = json.loads((h.SAMPLES / "review-deny.json").read_bytes())
+    pod = tmp_path / "pod.json"
+    pod.write_text(json.dumps(review["request"]["object"]))
+    r = h.run_podinject(["apply", "-f", str(pod), "--config", str(SAMPLE_CONFIG), "-o", "json"])
+    assert r.returncode == expected, r.describe()
+    assert r.json() == review["request"]["object"], "the denied pod is printed unchanged"
+    assert any(": DENIED: " in ln and "database-credentials" in ln for ln in r.err.splitlines()), r.describe()
+    explain = h.run_podinject(["explain", "-f", str(pod), "--config", str(SAMPLE_CONFIG)])
+    assert explain.returncode == 0 and "decision: DENIED (403)" in explain.out, explain.describe()

@@ -150,18 +150,23 @@ def _without(obj: dict, path) -> dict:
     return obj
 
 
-@pytest.fixture
-def every_kind_manifest(tmp_path):
+def _dump_quoted(docs: list) -> str:
+    """YAML with every string double-quoted: PyYAML writes `1e3` plain, which YAML 1.1 as go-yaml (kubectl,
+    and podinject) reads is a number, while PyYAML reads it back as a string."""
     import yaml
 
     class Quoted(yaml.SafeDumper):
-        """Every string double-quoted: PyYAML writes `1e3` plain, which YAML 1.1 as go-yaml (kubectl, and
-        podinject) reads is a number, while PyYAML reads it back as a string."""
+        pass
 
     Quoted.add_representer(str, lambda d, s: d.represent_scalar("tag:yaml.org,2002:str", s, style='"'))
+    return yaml.dump_all(docs, Dumper=Quoted, sort_keys=False)
+
+
+@pytest.fixture
+def every_kind_manifest(tmp_path):
     docs = _every_kind_manifest()
     path = tmp_path / "workloads.yaml"
-    path.write_text(yaml.dump_all(docs, Dumper=Quoted, sort_keys=False))
+    path.write_text(_dump_quoted(docs))
     config = h.config_copy(CONFIG, tmp_path / "cfg")  # events.api v1, its outbox under tmp_path
     return docs, path, config
 
@@ -172,9 +177,17 @@ def _apply(path_or_dash: str, config, output: str, stdin: bytes = b"", env=None)
     return r
 
 
+def _items_of_json_list(r: h.Result) -> list:
+    """-o json of several documents: one Kubernetes List holding them, in order."""
+    printed = json.loads(r.out)  # one JSON document, not a stream
+    assert list(printed) == ["apiVersion", "kind", "items"], list(printed)
+    assert printed["apiVersion"] == "v1" and printed["kind"] == "List", printed
+    return printed["items"]
+
+
 def test_apply_patch_json_and_yaml_agree_on_every_kind(every_kind_manifest, podinject_bin):
     docs, path, config = every_kind_manifest
-    as_json = _json_stream(_apply(str(path), config, "json").out)
+    as_json = _items_of_json_list(_apply(str(path), config, "json"))
     patches = _json_stream(_apply(str(path), config, "patch").out)
     as_yaml = h.load_yaml_docs(_apply(str(path), config, "yaml").out)
     assert [d.get("kind") for d in as_json] == [d["kind"] for d in docs]
@@ -217,9 +230,21 @@ def test_apply_reads_stdin(every_kind_manifest, podinject_bin):
         from_stdin = _apply("-", config, output, stdin=data)
         assert from_stdin.out == from_file.out, output
         assert from_stdin.err == from_file.err, output
-    # JSON input on stdin works as well (one JSON document, a Pod)
+    # JSON input on stdin works as well (one JSON document, a Pod), and one document is printed as itself
     r = _apply("-", config, "json", stdin=json.dumps(docs[0]).encode())
-    assert _json_stream(r.out) == [_json_stream(_apply(str(path), config, "json").out)[0]]
+    assert [r.json()] == _items_of_json_list(_apply(str(path), config, "json"))[:1]
+
+
+def test_apply_json_of_several_documents_is_one_list(every_kind_manifest, podinject_bin):
+    """kubectl's way: several objects as JSON are one `List` (a stream of JSON documents is not JSON);
+    one document stays itself, a List given stays that List (not wrapped again)."""
+    docs, path, config = every_kind_manifest
+    items = _items_of_json_list(_apply(str(path), config, "json"))
+    assert items == h.load_yaml_docs(_apply(str(path), config, "yaml").out)
+    assert [i["kind"] for i in items] == [d["kind"] for d in docs]
+    given = {"apiVersion": "v1", "kind": "List", "items": docs[:2]}
+    r = _apply("-", config, "json", stdin=json.dumps(given).encode())
+    assert r.json()["kind"] == "List" and r.json()["items"] == items[:2]
 
 
 def test_apply_sends_nothing_and_prints_would_be_events(every_kind_manifest, tmp_path, podinject_bin):
@@ -381,3 +406,240 @@ def test_apply_patch_of_a_list_applies_to_the_list(count, tmp_path, podinject_bi
     (patch,) = _json_stream(_apply(str(path), CONFIG, "patch").out)
     assert isinstance(patch, list) and all(isinstance(op, dict) for op in patch), "one JSON Patch for the document"
     assert h.apply_patch(manifest, patch) == as_json[0]
+
+
+# --------------------------------------------------------------------------------------------
+# Unusable configuration: apply and explain both refuse (exit 1), naming the file
+# --------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("command", ["apply", "explain"])
+@pytest.mark.parametrize("problem", ["missing", "directory", "invalid"])
+def test_offline_commands_refuse_an_unusable_config(command, problem, tmp_path, podinject_bin):
+    if problem == "missing":
+        config, words = tmp_path / "absent.yaml", ("cannot read", "no such file")
+    elif problem == "directory":
+        config, words = tmp_path, ("cannot read", "directory")
+    else:
+        config, words = tmp_path / "config.yaml", ("statusanotation",)
+        config.write_text(CONFIG.read_text().replace("statusAnnotation:", "statusAnotation:"))
+    r = h.run_podinject([command, "-f", str(h.SAMPLES / "review-plain-pod.json"), "--config", str(config)])
+    assert r.returncode == 1, r.describe()
+    assert r.stdout == b"", f"nothing is explained or printed with an unusable config\n{r.describe()}"
+    lines = r.err.splitlines()
+    assert lines and all(ln.startswith(f"podinject: {config}:") for ln in lines[:1]), r.describe()
+    assert any(w in r.err.lower() for w in words), r.describe()
+
+
+# --------------------------------------------------------------------------------------------
+# Input that is not a manifest: one clear line and exit 1, never exit 0 with nothing printed
+# --------------------------------------------------------------------------------------------
+
+SAMPLE_REVIEW = h.SAMPLES / "review-plain-pod.json"
+CONFIGMAP = "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: settings\ndata:\n  a: b\n"
+
+
+def _bare_request() -> str:
+    return json.dumps(json.loads(SAMPLE_REVIEW.read_bytes())["request"])
+
+
+# name -> (file content, or None for a directory; words the one line must hold; the commands that refuse it:
+# apply prints a ConfigMap unchanged, and explain takes a bare AdmissionRequest, see the tests below)
+NOT_MANIFESTS = {
+    "directory": (None, ("directory",), ("apply", "explain")),
+    "empty-file": ("", ("empty",), ("apply", "explain")),
+    "comments-only": ("# nothing here\n---\n", ("empty",), ("apply", "explain")),
+    "not-kubernetes": ("foo: bar\n", ("not a kubernetes object", "apiversion", "kind"), ("apply", "explain")),
+    "json-array": ("[1, 2]\n", ("not a kubernetes object", "array"), ("apply", "explain")),
+    "second-document-not-kubernetes": (CONFIGMAP + "---\nfoo: bar\n", ("document 2", "not a kubernetes object"),
+                                       ("apply", "explain")),
+    "bare-admission-request": (_bare_request(), ("admissionrequest", "admissionreview"), ("apply",)),
+    "configmap-only": (CONFIGMAP, ("nothing to explain", "configmap/settings"), ("explain",)),
+    "review-without-request": ('{"apiVersion":"admission.k8s.io/v1","kind":"AdmissionReview"}\n', ("request",),
+                               ("apply", "explain")),
+}
+
+
+@pytest.mark.parametrize("command,name", [(c, n) for n, (_, _, cs) in NOT_MANIFESTS.items() for c in cs],
+                         ids=lambda v: v)
+def test_input_that_is_not_a_manifest_is_refused_in_one_line(command, name, tmp_path, podinject_bin):
+    content, words, _ = NOT_MANIFESTS[name]
+    path = tmp_path / "input"
+    if content is None:
+        path.mkdir()
+    else:
+        path.write_text(content)
+    for source, stdin in ((str(path), b""),) + (((("-", content.encode())),) if content is not None else ()):
+        r = h.run_podinject([command, "-f", source, "--config", str(CONFIG)], stdin)
+        assert r.returncode == 1, r.describe()
+        assert r.stdout == b"", r.describe()
+        (line,) = r.err.splitlines()
+        shown = "stdin" if source == "-" else str(path)
+        assert line.startswith(f"podinject: {shown}: "), line
+        assert all(w in line.lower() for w in words), (words, line)
+
+
+def test_apply_prints_a_manifest_without_pods_unchanged_and_says_so(tmp_path, podinject_bin):
+    path = tmp_path / "configmap.yaml"
+    path.write_text(CONFIGMAP)
+    r = h.run_podinject(["apply", "-f", str(path), "--config", str(CONFIG), "-o", "json"])
+    assert r.returncode == 0, r.describe()
+    assert r.json() == h.load_yaml(path)
+    (line,) = r.err.splitlines()
+    assert line == f"podinject: {path}: no Pod, pod template or AdmissionReview in it: printed unchanged", line
+
+
+def test_explain_notes_documents_without_pods_beside_the_others(tmp_path, podinject_bin):
+    path = tmp_path / "mixed.yaml"
+    path.write_text(CONFIGMAP + "---\n" + (h.SAMPLES / "review-conflict.json").read_text())
+    r = h.run_podinject(["explain", "-f", str(path), "--config", str(CONFIG)])
+    assert r.returncode == 0, r.describe()
+    assert r.out.startswith("ConfigMap/settings: no pod or pod template, nothing to explain\n\nAdmissionReview "), r.out
+
+
+@pytest.mark.parametrize("sample", ["review-plain-pod.json", "review-conflict.json", "review-deny.json",
+                                    "review-not-a-pod.json", "review-v1beta1.json"])
+def test_apply_mutates_the_pod_of_an_admission_review(sample, tmp_path, podinject_bin):
+    """apply on an AdmissionReview: its request.object is mutated as the webhook would (same request:
+    namespace, user, operation), and -o patch is that patch re-rooted at /request/object."""
+    review_path = h.SAMPLES / sample
+    review = json.loads(review_path.read_bytes())
+    answer, _ = _webhook_answer(review_path, tmp_path)
+    resp = h.response_of(answer)
+    r = h.run_podinject(["apply", "-f", str(review_path), "--config", str(CONFIG), "-o", "json"])
+    expected = copy.deepcopy(review)
+    if resp["allowed"]:
+        assert r.returncode == 0, r.describe()
+        if review["request"].get("object") is not None:
+            expected["request"]["object"] = h.apply_patch(review["request"]["object"], h.patch_of(answer))
+    else:
+        assert r.returncode == 1, r.describe()
+        assert f"AdmissionReview {review['request']['uid']}: DENIED: {resp['status']['message']}" in r.err.splitlines()
+    assert r.json() == expected
+    p = h.run_podinject(["apply", "-f", str(review_path), "--config", str(CONFIG), "-o", "patch"])
+    patch = p.json()
+    assert all(op["path"].startswith("/request/object/") for op in patch), patch
+    assert h.apply_patch(review, patch) == expected
+
+
+def test_explain_takes_a_bare_admission_request(tmp_path, podinject_bin):
+    """README: explain reads a bare AdmissionRequest (as policy test suites keep them) as the request of a
+    v1 AdmissionReview: the same trace, titled AdmissionRequest."""
+    request = tmp_path / "request.json"
+    request.write_text(_bare_request())
+    bare = h.run_podinject(["explain", "-f", str(request), "--config", str(CONFIG)])
+    wrapped = h.run_podinject(["explain", "-f", str(SAMPLE_REVIEW), "--config", str(CONFIG)])
+    assert bare.returncode == 0 and wrapped.returncode == 0, (bare.describe(), wrapped.describe())
+    assert bare.out.splitlines()[0] == wrapped.out.splitlines()[0].replace("AdmissionReview ", "AdmissionRequest ", 1)
+    assert bare.out.splitlines()[1:] == wrapped.out.splitlines()[1:]
+
+
+# --------------------------------------------------------------------------------------------
+# Every patch apply prints applies, with an independent RFC 6902 implementation (python jsonpatch), to the
+# document as given, and gives exactly what -o json prints
+# --------------------------------------------------------------------------------------------
+
+PATCH_CONFIGS = [CONFIG] + sorted(p for p in h.FIXTURES.glob("*.yaml")
+                                  if (h.load_yaml(p) or {}).get("kind") == "InjectionConfig")
+
+
+def _template(**members) -> dict:
+    return members
+
+
+def _workload(kind: str, name: str, template, api: str = "apps/v1") -> dict:
+    spec = {"jobTemplate": {"spec": {"template": template}}} if kind == "CronJob" else {"template": template}
+    if kind != "CronJob":
+        spec["selector"] = {"matchLabels": {"app": name}}
+    return {"apiVersion": api, "kind": kind, "metadata": {"name": name, "namespace": "shop"}, "spec": spec}
+
+
+CONTAINERS = {"containers": [{"name": "app", "image": "registry.k8s.io/pause:3.10"}]}
+LABELS = {"labels": {"app": "web", "example.com/inject": "standard"}}
+# Pod templates missing the parents a patch needs: no spec (a misspelled key), a null spec, no metadata,
+# null metadata, nothing at all; and a Pod without spec.
+ODD_SHAPES = [
+    _workload("Deployment", "typo", _template(metadata=LABELS, spce=CONTAINERS)),
+    _workload("StatefulSet", "null-spec", _template(metadata=LABELS, spec=None)),
+    _workload("DaemonSet", "no-metadata", _template(spec=CONTAINERS)),
+    _workload("ReplicaSet", "null-metadata", _template(metadata=None, spec=CONTAINERS)),
+    _workload("Job", "empty-template", {}, api="batch/v1"),
+    _workload("CronJob", "only-metadata", _template(metadata=LABELS), api="batch/v1"),
+    {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "bare", "namespace": "shop", **LABELS}},
+]
+
+
+def _patch_inputs() -> list:
+    inputs = [("odd-shapes.json", {"apiVersion": "v1", "kind": "List", "items": ODD_SHAPES}),
+              ("odd-shapes.yaml", ODD_SHAPES), ("every-kind.yaml", _every_kind_manifest())]
+    inputs += [(p.name, p) for p in sorted(h.SAMPLES.glob("review-*.json"))]
+    return inputs + [(p.name, p) for p in POD_FILES]
+
+
+def _documents(r: h.Result, count: int) -> list:
+    """The documents -o json printed: several are one List."""
+    printed = json.loads(r.out)
+    return printed["items"] if count > 1 else [printed]
+
+
+@pytest.mark.parametrize("name,source", _patch_inputs(), ids=lambda v: v if isinstance(v, str) else "")
+def test_every_offline_patch_applies_to_its_document(name, source, tmp_path, podinject_bin):
+    import jsonpatch
+
+    if isinstance(source, (dict, list)):
+        path = tmp_path / name
+        path.write_text(_dump_quoted(source) if name.endswith(".yaml") else json.dumps(source))
+    else:
+        path = source
+    # The documents as given, read by PyYAML as Kubernetes tooling does (JSON is YAML too).
+    try:
+        originals = [d for d in h.load_yaml_docs(path.read_text()) if d is not None]
+    except Exception:  # noqa: BLE001 - PyYAML cannot read it: nothing independent to compare with
+        return
+    count = len(originals)
+    # ... and a config with no rules: nothing may change, not even an empty metadata or spec added.
+    no_rules = tmp_path / "no-rules.yaml"
+    no_rules.write_text("apiVersion: podinject.dev/v1alpha1\nkind: InjectionConfig\nrules: []\n")
+    applied = 0
+    for config in PATCH_CONFIGS + [no_rules]:
+        as_json = h.run_podinject(["apply", "-f", str(path), "--config", str(config), "-o", "json"])
+        as_patch = h.run_podinject(["apply", "-f", str(path), "--config", str(config), "-o", "patch"])
+        assert as_json.returncode in (0, 1) and as_patch.returncode == as_json.returncode, as_patch.describe()
+        if not as_json.stdout:  # refused as a whole (not a manifest), the same way in both formats
+            assert as_json.returncode == 1 and not as_patch.stdout, as_json.describe()
+            continue
+        patches = _json_stream(as_patch.out)
+        results = _documents(as_json, count)
+        assert len(patches) == len(results) == len(originals), (config.name, len(patches), len(results))
+        for i, (original, patch, result) in enumerate(zip(originals, patches, results)):
+            try:
+                patched = jsonpatch.JsonPatch(patch).apply(copy.deepcopy(original))
+            except (jsonpatch.JsonPatchException, jsonpointer_error()) as e:
+                raise AssertionError(f"{config.name}, document {i + 1}: the patch does not apply: {e}\n"
+                                     f"{json.dumps(patch, indent=1)[:2000]}") from e
+            assert patched == result, f"{config.name}, document {i + 1}: the patch gives another document"
+            if config == no_rules:
+                assert patch == [] and result == original, f"document {i + 1} changed without any rule"
+            applied += len(patch)
+    if name.startswith("odd-shapes"):
+        assert applied, "the odd shapes must get patches"
+
+
+def jsonpointer_error():
+    import jsonpointer
+
+    return jsonpointer.JsonPointerException
+
+
+def test_a_pod_template_without_spec_gets_it_created_first(tmp_path, podinject_bin):
+    """`spce` instead of `spec`: the webhook would see a pod without spec and create /spec; the patch re-rooted
+    at the template must create /spec/template/spec before adding under it."""
+    path = tmp_path / "typo.json"
+    path.write_text(json.dumps(ODD_SHAPES[0]))
+    patch = h.run_podinject(["apply", "-f", str(path), "--config", str(CONFIG), "-o", "patch"]).json()
+    paths = [op["path"] for op in patch]
+    assert "/spec/template/spec" in paths, paths
+    created = paths.index("/spec/template/spec")
+    assert patch[created] == {"op": "add", "path": "/spec/template/spec", "value": {}}, patch[created]
+    assert all(paths.index(p) > created for p in paths if p.startswith("/spec/template/spec/")), paths
+    assert h.apply_patch(ODD_SHAPES[0], patch)["spec"]["template"]["spec"]["imagePullSecrets"], patch

@@ -82,17 +82,28 @@ extension AdmissionRequest {
     guard case .object(let object) = review else {
       throw ReviewInputError("expected an AdmissionReview object, found \(review.typeName)")
     }
-    let apiVersion = object["apiVersion"]?.stringValue
+    // An AdmissionReview without apiVersion is read as v1 and answered in v1, as controller-runtime
+    // does: the API server always sends one, but scripts and tests often leave it out.
+    let given = object["apiVersion"]
+    let apiVersion = (given?.isNull ?? true) || given?.stringValue == "" ? v1 : given?.stringValue
     guard let apiVersion, apiVersion == v1 || apiVersion == v1beta1 else {
       throw ReviewInputError(
-        "not an AdmissionReview: apiVersion must be \(v1) or \(v1beta1), found \(describe(object["apiVersion"]))")
+        "not an AdmissionReview: apiVersion must be \(v1) or \(v1beta1), found \(describe(given))")
     }
     guard object["kind"]?.stringValue == "AdmissionReview" else {
       throw ReviewInputError("not an AdmissionReview: kind is \(describe(object["kind"]))")
     }
-    guard let request = object["request"], case .object(let fields) = request else {
+    guard let request = object["request"], request.objectValue != nil else {
       throw ReviewInputError("AdmissionReview has no request")
     }
+    return try decode(request: request, reviewAPIVersion: apiVersion)
+  }
+
+  /// Reads the `request` member of an AdmissionReview of `reviewAPIVersion`.
+  public static func decode(request: JSONValue, reviewAPIVersion apiVersion: String) throws(ReviewInputError)
+    -> AdmissionRequest
+  {
+    guard case .object(let fields) = request else { throw ReviewInputError("AdmissionReview has no request") }
     guard let uid = fields["uid"]?.stringValue, !uid.isEmpty else {
       throw ReviewInputError("AdmissionReview request has no uid")
     }
@@ -113,6 +124,12 @@ extension AdmissionRequest {
       object: pod,
       dryRun: fields["dryRun"]?.boolValue ?? false,
       raw: request)
+  }
+
+  /// Whether `document` looks like the `request` of an AdmissionReview given without the review around
+  /// it: a `uid`, and a `kind` that is a group/version/kind object rather than a string.
+  public static func isBare(_ document: JSONValue) -> Bool {
+    document["uid"]?.stringValue != nil && document["kind"]?.objectValue != nil
   }
 
   /// Names a missing or odd value without echoing long input back.

@@ -19,6 +19,12 @@ public struct FileError: Error, Sendable, Equatable, CustomStringConvertible {
 public enum LocalFiles {
   /// Reads up to `limit` bytes from `fd`; `overflowed` says whether more was waiting.
   public static func read(_ fd: Int32, limit: Int) -> (bytes: [UInt8], overflowed: Bool) {
+    let (bytes, overflowed, _) = readReportingErrors(fd, limit: limit)
+    return (bytes, overflowed)
+  }
+
+  /// `read(_:limit:)`, and the `errno` of a read that failed (0 when the input simply ended).
+  static func readReportingErrors(_ fd: Int32, limit: Int) -> (bytes: [UInt8], overflowed: Bool, error: Int32) {
     // A stack buffer that is never zeroed: a fresh 64 KiB heap buffer per read cost page faults
     // that showed in every admission.
     withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 16 * 1024) { chunk in
@@ -26,10 +32,11 @@ public enum LocalFiles {
       while true {
         let n = Glibc.read(fd, chunk.baseAddress, chunk.count)
         if n < 0 && errno == EINTR { continue }
-        guard n > 0 else { return (bytes, false) }
+        if n < 0 { return (bytes, false, errno) }
+        guard n > 0 else { return (bytes, false, 0) }
         if bytes.count + n > limit {
           bytes.append(contentsOf: chunk[0..<(limit - bytes.count)])
-          return (bytes, true)
+          return (bytes, true, 0)
         }
         bytes.append(contentsOf: chunk[0..<n])
       }
@@ -46,7 +53,9 @@ public enum LocalFiles {
     if fstat(fd, &info) == 0 && (info.st_mode & S_IFMT) == S_IFDIR {
       throw FileError(path: path, reason: "is a directory, not a file")
     }
-    let (bytes, overflowed) = read(fd, limit: limit)
+    // A read error is an error, not the end of the file.
+    let (bytes, overflowed, error) = readReportingErrors(fd, limit: limit)
+    guard error == 0 else { throw FileError(path: path, reason: String(cString: strerror(error))) }
     guard !overflowed else { throw FileError(path: path, reason: "larger than \(limit) bytes") }
     return bytes
   }

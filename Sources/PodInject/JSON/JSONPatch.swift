@@ -68,7 +68,7 @@ public struct JSONPatch: Sendable, Equatable {
           elements.insert(value, at: index)
           parent = .array(elements)
         } else {
-          throw fail("the parent is \(article(parent.typeName)), not an object or array")
+          throw fail("the parent is \(parent.typeNameWithArticle), not an object or array")
         }
       }
 
@@ -90,7 +90,7 @@ public struct JSONPatch: Sendable, Equatable {
           elements.remove(at: index)
           parent = .array(elements)
         } else {
-          throw fail("the parent is \(article(parent.typeName)), not an object or array")
+          throw fail("the parent is \(parent.typeNameWithArticle), not an object or array")
         }
       }
 
@@ -115,7 +115,7 @@ public struct JSONPatch: Sendable, Equatable {
           elements[index] = value
           parent = .array(elements)
         } else {
-          throw fail("the parent is \(article(parent.typeName)), not an object or array")
+          throw fail("the parent is \(parent.typeNameWithArticle), not an object or array")
         }
       }
     }
@@ -148,32 +148,24 @@ public struct JSONPatch: Sendable, Equatable {
         try descend(&elements[index], level: level + 1)
       } else {
         let parent = JSONPointer(tokens: Array(path.tokens[..<level]))
-        throw fail("\"\(parent)\" is \(article(value.typeName)), not an object or array")
+        throw fail("\"\(parent)\" is \(value.typeNameWithArticle), not an object or array")
       }
     }
     try descend(&document, level: 0)
-  }
-
-  private static func article(_ typeName: String) -> String {
-    switch typeName {
-    case "array", "object": return "an \(typeName)"
-    case "null": return "null"
-    default: return "a \(typeName)"
-    }
   }
 
   /// Decodes a patch from its JSON form, an array of `{op, path, value}`; move and copy are refused.
   public init(json: JSONValue) throws(JSONPatchError) {
     guard case .array(let items) = json else {
       throw JSONPatchError(
-        message: "a JSON patch is an array, not \(JSONPatch.article(json.typeName))")
+        message: "a JSON patch is an array, not \(json.typeNameWithArticle)")
     }
     var operations: [JSONPatchOperation] = []
     operations.reserveCapacity(items.count)
     for (number, item) in items.enumerated() {
       let fail = { (reason: String) in JSONPatchError(message: "operation \(number): \(reason)") }
       guard case .object(let object) = item else {
-        throw fail("is \(JSONPatch.article(item.typeName)), not an object")
+        throw fail("is \(item.typeNameWithArticle), not an object")
       }
       guard case .string(let name)? = object["op"] else { throw fail("has no \"op\" string") }
       guard case .string(let pathText)? = object["path"] else {

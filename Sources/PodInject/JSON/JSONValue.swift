@@ -191,6 +191,15 @@ extension JSONValue {
     case .object: return "object"
     }
   }
+
+  /// The type name as said in a message: `an array`, `a string`, `null`.
+  public var typeNameWithArticle: String {
+    switch self {
+    case .null: return "null"
+    case .array, .object: return "an " + typeName
+    default: return "a " + typeName
+    }
+  }
 }
 
 extension JSONValue: ExpressibleByStringLiteral, ExpressibleByBooleanLiteral, ExpressibleByNilLiteral,

@@ -4,9 +4,10 @@ public struct PodLocation: Sendable, Equatable {
   public var templatePath: JSONPointer
   /// `Kind/name` of the document holding it, for messages.
   public var owner: String
-  /// Whether the pod template had no `metadata`: the reviewed pod always has one, so the document
-  /// patch must create it before it can add labels or annotations under it.
-  public var templateLacksMetadata = false
+  /// The members the reviewed pod was given because its template lacks them (`metadata` absent or
+  /// not a map, `spec` absent): the document patch must create them before it adds anything under them,
+  /// as the webhook's patch creates the missing parents of a pod.
+  public var missingMembers: [String] = []
 }
 
 /// One pod found in a manifest, mutated offline by `apply` or traced by `explain`.
@@ -26,16 +27,38 @@ public enum Manifests {
     "CronJob": ["spec", "jobTemplate", "spec", "template"],
   ]
 
-  /// Mutates every pod of `document` in place; returns what happened to each.
+  /// Mutates every pod of `document` in place; returns what happened to each (nothing for a Kubernetes
+  /// object without pods). Throws for a document that is no Kubernetes object at all, and for an
+  /// AdmissionReview that cannot be read.
   public static func apply(
     to document: inout JSONValue, config: ConfigLoad, environment: ReviewEnvironment
-  ) -> [OfflinePod] {
-    guard case .object(var object) = document else { return [] }
+  ) throws(ManifestError) -> [OfflinePod] {
+    guard case .object(var object) = document else {
+      throw ManifestError("not a Kubernetes object (found \(document.typeNameWithArticle))")
+    }
+    if AdmissionRequest.isBare(document) { throw ManifestError.bareRequest }
     let kind = object["kind"]?.stringValue ?? ""
-    if kind == "List", case .array(var items)? = object["items"] {
+    if kind == "AdmissionReview" { return try applyToReview(&document, config: config, environment: environment) }
+    let missing = ["apiVersion", "kind"].filter { (object[$0]?.stringValue ?? "").isEmpty }
+    guard missing.isEmpty else {
+      throw ManifestError("not a Kubernetes object: it has no \(missing.joined(separator: " and no "))")
+    }
+    if kind == "List" {
+      var items: [JSONValue]
+      switch object["items"] {
+      case nil, .null?: return []
+      case .array(let found)?: items = found
+      case let other?: throw ManifestError("a List whose items are \(other.typeNameWithArticle), not a list")
+      }
       var pods: [OfflinePod] = []
       for index in items.indices {
-        for var pod in apply(to: &items[index], config: config, environment: environment) {
+        let found: [OfflinePod]
+        do {
+          found = try apply(to: &items[index], config: config, environment: environment)
+        } catch {
+          throw error.within("item \(index + 1)")
+        }
+        for var pod in found {
           // Re-rooted at the item, so that the document patch applies to the List itself.
           pod.location.templatePath = JSONPointer(tokens: ["items", String(index)] + pod.location.templatePath.tokens)
           pods.append(pod)
@@ -46,7 +69,7 @@ public enum Manifests {
       return pods
     }
     let namespace = document["metadata"]?["namespace"]?.stringValue ?? "default"
-    let owner = "\(kind)/\(document["metadata"]?["name"]?.stringValue ?? "")"
+    let owner = name(of: document)
     if kind == "Pod" {
       let result = review(pod: document, namespace: namespace, config: config, environment: environment)
       if let patched = result.patchedObject, result.response.allowed { document = patched }
@@ -60,28 +83,55 @@ public enum Manifests {
     var pod = JSONObject([("apiVersion", "v1"), ("kind", "Pod")])
     var metadata = template["metadata"]?.objectValue ?? JSONObject()
     let workloadName = document["metadata"]?["name"]?.stringValue ?? ""
-    var synthesized: [String] = []
     for (key, value) in [
       ("namespace", JSONValue.string(namespace)), ("generateName", .string(workloadName + "-")),
       ("ownerReferences", ownerReference(of: document, kind: kind, name: workloadName)),
     ] where metadata[key] == nil {
       metadata[key] = value
-      synthesized.append(key)
     }
     pod["metadata"] = .object(metadata)
     pod["spec"] = template["spec"] ?? .object(JSONObject())
     let result = review(pod: .object(pod), namespace: namespace, config: config, environment: environment)
-    if result.response.allowed, let patched = result.patchedObject {
-      var newTemplate = template
-      var newMetadata = patched["metadata"]?.objectValue ?? JSONObject()
-      for key in synthesized { newMetadata[key] = nil }
-      newTemplate["metadata"] = .object(newMetadata)
-      newTemplate["spec"] = patched["spec"]
-      try? JSONPatch.apply(.replace(path, .object(newTemplate)), to: &document)
+    let absent =
+      (template["metadata"]?.objectValue == nil ? ["metadata"] : []) + (template["spec"] == nil ? ["spec"] : [])
+    let found = OfflinePod(
+      location: PodLocation(templatePath: path, owner: owner, missingMembers: absent), result: result)
+    // The template is changed by its document patch and nothing else, so that what `-o json` prints and
+    // what `-o patch` prints always agree, and a template nothing applies to is left exactly as it was.
+    if result.response.allowed, !result.response.patch.isEmpty {
+      do throws(JSONPatchError) {
+        try documentPatch(found).apply(to: &document)
+      } catch {
+        throw ManifestError("\(owner): the patch does not apply to its pod template: \(error.message)")
+      }
     }
-    let location = PodLocation(
-      templatePath: path, owner: owner, templateLacksMetadata: template["metadata"]?.objectValue == nil)
-    return [OfflinePod(location: location, result: result)]
+    return [found]
+  }
+
+  /// An AdmissionReview: its pod is mutated as the webhook would, with the review's own request (user,
+  /// namespace, operation, dry run).
+  static func applyToReview(
+    _ document: inout JSONValue, config: ConfigLoad, environment: ReviewEnvironment
+  ) throws(ManifestError) -> [OfflinePod] {
+    let request: AdmissionRequest
+    do {
+      request = try AdmissionRequest.decode(review: document)
+    } catch {
+      throw ManifestError(error.message)
+    }
+    let result = Review.run(request, config: config, environment: environment)
+    let path = JSONPointer(tokens: ["request", "object"])
+    if result.response.allowed, !result.response.patch.isEmpty, let patched = result.patchedObject {
+      try? JSONPatch.apply(.replace(path, patched), to: &document)
+    }
+    return [
+      OfflinePod(location: PodLocation(templatePath: path, owner: "AdmissionReview \(request.uid)"), result: result)
+    ]
+  }
+
+  /// `Kind/name` of a manifest document, for messages.
+  public static func name(of document: JSONValue) -> String {
+    "\(document["kind"]?.stringValue ?? "")/\(document["metadata"]?["name"]?.stringValue ?? "")"
   }
 
   /// A controller ownerReference to the workload (no uid: it is not in a cluster).
@@ -121,10 +171,9 @@ public enum Manifests {
     let prefix = pod.location.templatePath.tokens
     guard !prefix.isEmpty else { return pod.result.response.patch }
     let operations = pod.result.response.patch.operations
-    var created: [JSONPatchOperation] = []
-    if pod.location.templateLacksMetadata, operations.contains(where: { $0.path.tokens.first == "metadata" }) {
-      created.append(.add(JSONPointer(tokens: prefix + ["metadata"]), .object(JSONObject())))
-    }
+    let created: [JSONPatchOperation] = pod.location.missingMembers.filter { member in
+      operations.contains { $0.path.tokens.count > 1 && $0.path.tokens.first == member }
+    }.map { .add(JSONPointer(tokens: prefix + [$0]), .object(JSONObject())) }
     return JSONPatch(
       created
         + operations.map { operation in
