@@ -29,6 +29,15 @@ func readManifests(_ path: String?) -> Result<(documents: [JSONValue], source: S
   }
 }
 
+/// Prints the problems of rules that fail alone (`ConfigInvalid`), in check-config's format, so that
+/// `apply` and `explain` point at the same place.
+func warnAboutInvalidRules(_ config: ConfigLoad) {
+  guard let usable = config.usable else { return }
+  for diagnostic in usable.diagnostics {
+    IO.write(2, "podinject: warning: \(diagnostic) (the rule fails with ConfigInvalid)\n")
+  }
+}
+
 /// Prints an error line and returns the configuration-error exit status.
 func failed(_ message: String) -> Int32 {
   IO.write(2, "podinject: \(message)\n")
@@ -51,6 +60,7 @@ enum ApplyCommand: Command {
     }
     let config = ConfigSource.load(arguments["config"])
     if case .failure(let error) = config { return failed(error.description) }
+    warnAboutInvalidRules(config)
     let input: (documents: [JSONValue], source: String)
     switch readManifests(arguments["filename"]) {
     case .success(let read): input = read
@@ -82,6 +92,7 @@ enum ExplainCommand: Command {
   static func run(_ arguments: ParsedArguments) -> Int32 {
     let config = ConfigSource.load(arguments["config"])
     if case .failure(let error) = config { return failed(error.description) }
+    warnAboutInvalidRules(config)
     let input: (documents: [JSONValue], source: String)
     switch readManifests(arguments["filename"]) {
     case .success(let read): input = read

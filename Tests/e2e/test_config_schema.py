@@ -525,3 +525,21 @@ def test_every_accepted_generated_config_keeps_every_corpus_pod_valid(tmp_path, 
     assert accepted + refused == GENERATED >= 500
     # Both sides are exercised: most slips are caught, most clean configurations pass.
     assert accepted >= 250 and refused >= 100 and slipped_refused >= 100, (accepted, refused, slipped_refused)
+
+
+@pytest.mark.parametrize("command", ["apply", "explain"])
+def test_offline_commands_point_at_an_invalid_rule_as_check_config_does(command, tmp_path, podinject_bin):
+    path = write_config(tmp_path, [
+        {"name": "broken", "sidecars": [dict(SIDE, ports=[{"containerPort": "8686"}])]},
+        {"name": "labels", "labels": {"team": "a"}},
+    ])
+    pod = tmp_path / "pod.yaml"
+    pod.write_text(yaml.safe_dump({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "p"},
+                                   "spec": {"containers": [{"name": "app", "image": "nginx"}]}}))
+    _, expected = check_config(path)
+    r = h.run_podinject([command, "-f", str(pod), "--config", str(path)])
+    assert r.returncode == 0, r.describe()
+    found = [m.groupdict() for m in DIAGNOSTIC.finditer(r.stderr.decode().replace("podinject: warning: ", ""))]
+    assert [(d["line"], d["column"]) for d in found] == [(d["line"], d["column"]) for d in expected], r.describe()
+    out = r.stdout.decode()
+    assert "ConfigInvalid" in out and ("team: a" in out or "labels" in out), out
