@@ -12,8 +12,8 @@ import pytest
 import harness as h
 
 CONFIG = h.SAMPLES / "config.yaml"
-POD_FILES = h.corpus_files("pods") if (h.CORPUS / "pods").is_dir() else []
-REVIEW_FILES = h.corpus_files("admissionreview") if (h.CORPUS / "admissionreview").is_dir() else []
+POD_FILES = h.corpus_files("pods")
+REVIEW_FILES = h.corpus_files("admissionreview")
 
 
 def _pod_of(obj):
@@ -92,7 +92,7 @@ def test_explain(path, podinject_bin):
 # apply on every workload kind: -o json, -o patch, -o yaml and -f - tell the same story
 # --------------------------------------------------------------------------------------------
 
-TEMPLATE_SOURCE = h.CORPUS / "pods" / "kubernetes-website__pod-dependent-env-var-references.yaml"
+TEMPLATE_SOURCE = h.corpus_file("pods", "kubernetes-website__pod-dependent-env-var-references.yaml")
 TEMPLATE_PATHS = {"Pod": (), "Deployment": ("spec", "template"), "ReplicaSet": ("spec", "template"),
                   "StatefulSet": ("spec", "template"), "DaemonSet": ("spec", "template"),
                   "Job": ("spec", "template"), "CronJob": ("spec", "jobTemplate", "spec", "template")}
