@@ -17,7 +17,6 @@ import json
 import posixpath
 import re
 import shlex
-import shutil
 import subprocess
 from pathlib import Path
 
@@ -40,16 +39,6 @@ DEFAULT_CONFIG_PATH = "/etc/podinject/config.yaml"
 # --------------------------------------------------------------------------------------------
 # Rendering and validating
 # --------------------------------------------------------------------------------------------
-
-
-def kustomize(directory: Path) -> list[dict]:
-    kubectl = shutil.which("kubectl")
-    assert kubectl, "kubectl is not installed (it renders the kustomization: `kubectl kustomize`)"
-    proc = subprocess.run([kubectl, "kustomize", str(directory)], capture_output=True, text=True, timeout=120)
-    assert proc.returncode == 0, f"kubectl kustomize {directory} failed:\n{proc.stderr}"
-    docs = [d for d in h.load_yaml_docs(proc.stdout) if d is not None]
-    assert docs, f"kubectl kustomize {directory} rendered nothing"
-    return docs
 
 
 _validators: dict[tuple[str, str], object] = {}
@@ -102,7 +91,7 @@ RENDERED = None
 def rendered_base() -> list[dict]:
     global RENDERED
     if RENDERED is None:
-        RENDERED = kustomize(DEPLOY / "kubernetes")
+        RENDERED = h.kustomize(DEPLOY / "kubernetes")
     return copy.deepcopy(RENDERED)
 
 
@@ -449,7 +438,7 @@ def _openssl(*args: str) -> str:
 
 
 def test_make_certs_overlay_renders_and_validates(deploy_tls):
-    docs = kustomize(deploy_tls.directory)
+    docs = h.kustomize(deploy_tls.directory)
     assert {d["kind"] for d in docs} == CORE_KINDS | {"Secret"}
     for d in docs:
         assert_strictly_valid(d)
@@ -551,7 +540,7 @@ def _check_certificate(cert: dict, issuers: dict[str, str]) -> None:
 
 
 def test_cert_manager_overlay(base):
-    docs = kustomize(DEPLOY / "kubernetes" / "cert-manager")
+    docs = h.kustomize(DEPLOY / "kubernetes" / "cert-manager")
     core = [d for d in docs if d["kind"] not in CERT_MANAGER_KINDS]
     assert {d["kind"] for d in core} == CORE_KINDS
     for d in core:
