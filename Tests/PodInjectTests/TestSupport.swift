@@ -1,3 +1,4 @@
+import Glibc
 import Testing
 
 @testable import PodInject
@@ -146,5 +147,168 @@ enum Fixture {
     var copy = pod
     try JSONPatch.apply(.remove(JSONPointer(parsing: pointer)), to: &copy)
     return copy
+  }
+}
+
+extension Fixture {
+  /// The shipped sample AdmissionReviews, as bytes, with their file names.
+  static func sampleReviews() throws -> [([UInt8], String)] {
+    let names = LocalFiles.names(in: TestFiles.root + "/samples").filter { $0.hasPrefix("review-") }.sorted()
+    #expect(names.count >= 8)
+    return names.compactMap { name in
+      guard let bytes = try? LocalFiles.read(TestFiles.root + "/samples/" + name) else { return nil }
+      return (bytes, name)
+    }
+  }
+
+  /// The rows of a table in `Tests/PodInjectTests/Fixtures/<name>` (a YAML list); empty when it cannot be
+  /// read, which the table's guard test reports.
+  static func table(_ name: String) -> [JSONValue] {
+    let bytes = TestFiles.read(TestFiles.fixtures + "/" + name)
+    guard let document = try? YAML.parseDocuments(bytes).first else { return [] }
+    return (try? document.toJSON().arrayValue) ?? []
+  }
+}
+
+/// Helpers shared by the YAML test files.
+enum YAMLFixture {
+  /// The single document of `text`, as JSON.
+  static func json(_ text: String) throws -> JSONValue {
+    let documents = try YAML.parseJSONDocuments(Array(text.utf8))
+    try #require(documents.count == 1)
+    return documents[0]
+  }
+
+  /// The single document of `text`, as a node tree.
+  static func node(_ text: String) throws -> YAMLNode {
+    let documents = try YAML.parseDocuments(Array(text.utf8))
+    try #require(documents.count == 1)
+    return documents[0]
+  }
+
+  /// The error parsing and converting `text` throws, if any.
+  static func error(_ text: String) -> YAMLError? {
+    error(Array(text.utf8))
+  }
+
+  static func error(_ bytes: [UInt8]) -> YAMLError? {
+    do {
+      _ = try YAML.parseJSONDocuments(bytes)
+      return nil
+    } catch {
+      return error
+    }
+  }
+
+  /// Equality that also requires numbers to keep the same text (`JSONValue.==` compares values).
+  static func identical(_ lhs: JSONValue, _ rhs: JSONValue) -> Bool {
+    switch (lhs, rhs) {
+    case (.number(let a), .number(let b)): return a == b
+    case (.array(let a), .array(let b)):
+      return a.count == b.count && zip(a, b).allSatisfy { identical($0, $1) }
+    case (.object(let a), .object(let b)):
+      return a.keys == b.keys
+        && zip(a.members, b.members).allSatisfy { identical($0.value, $1.value) }
+    default: return lhs == rhs
+    }
+  }
+}
+
+/// Where the tests' files are: the repository they were compiled from, found from this file's path.
+enum TestFiles {
+  /// The repository root (this file is <root>/Tests/PodInjectTests/TestSupport.swift).
+  static let root: String = {
+    var path = "\(#filePath)"
+    for _ in 0..<3 { path = String(path[..<(path.lastIndex(of: "/") ?? path.startIndex)]) }
+    return path
+  }()
+
+  /// The folder of the table files beside the tests.
+  static let fixtures = root + "/Tests/PodInjectTests/Fixtures"
+
+  /// The bytes of `path`; empty when it cannot be read (a guard test then fails).
+  static func read(_ path: String) -> [UInt8] {
+    (try? LocalFiles.read(path)) ?? []
+  }
+
+  static func isDirectory(_ path: String) -> Bool {
+    guard let directory = opendir(path) else { return false }
+    closedir(directory)
+    return true
+  }
+}
+
+/// The corpus of real manifests and reviews: the subset vendored in `Tests/fixtures/corpus`, always, and
+/// the shared corpus (`../shared/corpus` beside the repository, or `$PODINJECT_CORPUS`) in addition when
+/// it is there. A file of the same name is read once, from the vendored copy.
+enum Corpus {
+  /// One file of the corpus, named in test results as `folder/name`.
+  struct File: Sendable, Hashable, CustomTestStringConvertible {
+    let folder: String
+    let name: String
+    let path: String
+    var testDescription: String { folder + "/" + name }
+    var bytes: [UInt8] { TestFiles.read(path) }
+  }
+
+  static let vendored = TestFiles.root + "/Tests/fixtures/corpus"
+  static let shared = getenv("PODINJECT_CORPUS").map { String(cString: $0) } ?? TestFiles.root + "/../shared/corpus"
+  /// The corpora present: the vendored one, then the shared one.
+  static let roots = [vendored] + (TestFiles.isDirectory(shared) ? [shared] : [])
+
+  /// Every file of `folder` (`pods` or `admissionreview`), sorted by name.
+  static func files(in folder: String) -> [File] {
+    var byName: [String: File] = [:]
+    for root in roots {
+      for name in LocalFiles.names(in: root + "/" + folder) where !name.hasPrefix(".") && byName[name] == nil {
+        byName[name] = File(folder: folder, name: name, path: root + "/" + folder + "/" + name)
+      }
+    }
+    return byName.keys.sorted().map { byName[$0]! }
+  }
+
+  /// The corpus file `folder/name` (tests that need one particular file use a vendored one).
+  static func file(_ folder: String, _ name: String) throws -> File {
+    try #require(files(in: folder).first { $0.name == name }, "no \(folder)/\(name) in \(roots)")
+  }
+
+  /// The Notes column of every file listed in the PROVENANCE.md of the corpora present, by
+  /// `folder/name`: what the corpus holds, written when the files were collected.
+  static let provenanceNotes: [String: String] = {
+    var notes: [String: String] = [:]
+    for root in roots {
+      let text = String(decoding: TestFiles.read(root + "/PROVENANCE.md"), as: UTF8.self)
+      for line in text.split(separator: "\n") where line.hasPrefix("| `") {
+        let cells = line.split(separator: "|", omittingEmptySubsequences: false).map {
+          $0.trimmingCharacters(in: " `")
+        }
+        if cells.count >= 9, notes[cells[1]] == nil { notes[cells[1]] = cells[8] }
+      }
+    }
+    return notes
+  }()
+
+  /// The names PROVENANCE.md lists in `folder`: what `files(in:)` must find.
+  static func listed(in folder: String) -> [String] {
+    provenanceNotes.keys.filter { $0.hasPrefix(folder + "/") }.map { String($0.dropFirst(folder.count + 1)) }.sorted()
+  }
+}
+
+extension Substring {
+  fileprivate func trimmingCharacters(in set: String) -> String {
+    String(drop { set.contains($0) }.reversed().drop { set.contains($0) }.reversed())
+  }
+}
+
+/// A small deterministic generator (SplitMix64), so that a failing fuzz case can be replayed.
+struct SplitMix64: RandomNumberGenerator {
+  private var state: UInt64
+  init(seed: UInt64) { state = seed }
+  mutating func next() -> UInt64 {
+    state &+= 0x9E37_79B9_7F4A_7C15
+    var z = state
+    z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+    z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+    return z ^ (z >> 31)
   }
 }
