@@ -231,6 +231,7 @@ enum TestFiles {
     (try? LocalFiles.read(path)) ?? []
   }
 
+  /// Whether `path` is a directory this process can open (the shared corpus may be absent).
   static func isDirectory(_ path: String) -> Bool {
     guard let directory = opendir(path) else { return false }
     closedir(directory)
