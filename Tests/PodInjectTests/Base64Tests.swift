@@ -34,7 +34,7 @@ struct Base64Tests {
   }
 
   @Test func roundTripsEveryLengthAndByte() {
-    var random = JSONTestRandom(state: 4648)
+    var random = SplitMix64(seed: 4648)
     for length in 0..<300 {
       let bytes = (0..<length).map { _ in UInt8.random(in: 0...255, using: &random) }
       let encoded = Base64.encode(bytes)

@@ -9,7 +9,7 @@ struct ConfigCacheTests {
     changed: Timestamp(secondsSinceEpoch: 1_795_929_570, microseconds: 7))
 
   static func loadSamples() throws -> InjectionConfig {
-    let bytes = try LocalFiles.read("samples/config.yaml")
+    let bytes = try LocalFiles.read(TestFiles.root + "/samples/config.yaml")
     return try ConfigLoader.load(bytes, file: "samples/config.yaml")
   }
 
@@ -49,28 +49,32 @@ struct ConfigCacheTests {
   }
 
   @Test func aDamagedEntryIsIgnoredNeverTrusted() throws {
-    let entry = ConfigCache.entry(for: try Self.loadSamples(), path: "/a/config.yaml", fingerprint: Self.fingerprint)
-    // Every truncation, and a flipped byte at every tenth position, gives nil or a configuration; never a crash.
-    for end in stride(from: 0, to: entry.count, by: 7) {
-      #expect(
-        ConfigCache.config(from: Array(entry[..<end]), path: "/a/config.yaml", fingerprint: Self.fingerprint) == nil)
+    let parsed = try Self.loadSamples()
+    let entry = ConfigCache.entry(for: parsed, path: "/a/config.yaml", fingerprint: Self.fingerprint)
+    func read(_ bytes: [UInt8]) -> InjectionConfig? {
+      ConfigCache.config(from: bytes, path: "/a/config.yaml", fingerprint: Self.fingerprint)
     }
-    for position in stride(from: ConfigCache.magic.count, to: entry.count, by: 10) {
+    func flipped(_ position: Int) -> [UInt8] {
       var damaged = entry
       damaged[position] ^= 0xFF
-      _ = ConfigCache.config(from: damaged, path: "/a/config.yaml", fingerprint: Self.fingerprint)
+      return damaged
     }
-  }
-}
-
-extension Fixture {
-  /// The shipped sample AdmissionReviews, as bytes, with their file names.
-  static func sampleReviews() throws -> [([UInt8], String)] {
-    let names = LocalFiles.names(in: "samples").filter { $0.hasPrefix("review-") }.sorted()
-    #expect(names.count >= 8)
-    return names.compactMap { name in
-      guard let bytes = try? LocalFiles.read("samples/" + name) else { return nil }
-      return (bytes, name)
+    #expect(read(entry) != nil, "the whole entry is used, so nil below means ignored")
+    for end in stride(from: 0, to: entry.count, by: 5) {
+      #expect(read(Array(entry[..<end])) == nil, "cut at byte \(end)")
+    }
+    // Its header (magic, version, path, fingerprint): any damaged byte and the entry is not used.
+    let configStart = entry.count - BinaryJSON.encode(parsed.cacheJSON).count
+    for position in 0..<configStart {
+      #expect(read(flipped(position)) == nil, "byte \(position) of the header")
+    }
+    // The configuration itself: a damaged byte must give nil, or the same configuration.
+    withKnownIssue("an entry has no checksum: a damaged byte inside a string is read as another configuration") {
+      let trusted = stride(from: configStart, to: entry.count, by: 5).filter { position in
+        read(flipped(position)).map { $0.cacheJSON != parsed.cacheJSON } ?? false
+      }
+      let count = trusted.count
+      #expect(count == 0, "damaged bytes that gave another configuration, the first at \(trusted.first ?? 0)")
     }
   }
 }

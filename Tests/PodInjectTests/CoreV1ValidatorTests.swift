@@ -16,13 +16,7 @@ struct CoreV1ValidatorTests {
   }
 
   static let cases: [Case] = {
-    // #filePath is <root>/Tests/PodInjectTests/<file>.swift.
-    var path = "\(#filePath)"
-    path.removeLast("CoreV1ValidatorTests.swift".count)
-    let bytes = (try? LocalFiles.read(path + "Fixtures/core-v1-validation.yaml")) ?? []
-    guard let document = try? YAML.parseDocuments(bytes).first, let list = try? document.toJSON().arrayValue
-    else { return [] }
-    return list.compactMap { item -> Case? in
+    Fixture.table("core-v1-validation.yaml").compactMap { item -> Case? in
       guard let name = item["name"]?.stringValue, let typeName = item["type"]?.stringValue,
         let type = CoreV1Type.allCases.first(where: { $0.name == typeName }), let object = item["object"]
       else { return nil }
@@ -40,7 +34,8 @@ struct CoreV1ValidatorTests {
 
   @Test func theTableIsReadWhole() {
     // A case the loader could not read would silently drop out of the parameterised test.
-    #expect(Self.cases.count >= 85, "\(Self.cases.count) cases")
+    let rows = Fixture.table("core-v1-validation.yaml")
+    #expect(!rows.isEmpty && Self.cases.count == rows.count, "\(Self.cases.count) of \(rows.count) rows")
   }
 
   @Test(arguments: cases)

@@ -1,72 +1,24 @@
-import Glibc
 import Testing
 
 @testable import PodInject
 
-/// The shared corpus, read where it lies (`../shared/corpus` beside the package root), never copied.
-enum JSONCorpus {
-  static let directory: String = {
-    // #filePath is <root>/Tests/PodInjectTests/<file>.swift.
-    var path = "\(#filePath)"
-    for _ in 0..<3 { path = String(path[..<(path.lastIndex(of: "/") ?? path.startIndex)]) }
-    return path + "/../shared/corpus"
-  }()
-
-  /// Every `.json` file of the corpus, as paths relative to `directory`, sorted.
-  static let jsonFiles: [String] = ["admissionreview", "pods"].flatMap { folder in
-    fileNames(in: directory + "/" + folder).filter { $0.hasSuffix(".json") }.map {
-      folder + "/" + $0
-    }
-  }
-
-  static func read(_ relativePath: String) -> [UInt8] {
-    guard let file = fopen(directory + "/" + relativePath, "rb") else { return [] }
-    defer { fclose(file) }
-    var bytes: [UInt8] = []
-    var chunk = [UInt8](repeating: 0, count: 65536)
-    while true {
-      let count = fread(&chunk, 1, chunk.count, file)
-      guard count > 0 else { break }
-      bytes += chunk[..<count]
-    }
-    return bytes
-  }
-
-  private static func fileNames(in path: String) -> [String] {
-    guard let handle = opendir(path) else { return [] }
-    defer { closedir(handle) }
-    var names: [String] = []
-    while let entry = readdir(handle) {
-      let name = withUnsafeBytes(of: entry.pointee.d_name) { raw in
-        String(decoding: raw.prefix(while: { $0 != 0 }), as: UTF8.self)
-      }
-      if !name.hasPrefix(".") { names.append(name) }
-    }
-    return names.sorted()
-  }
-}
-
-/// A small deterministic generator (SplitMix64), so that a failing fuzz case can be replayed.
-struct JSONTestRandom: RandomNumberGenerator {
-  var state: UInt64
-
-  mutating func next() -> UInt64 {
-    state &+= 0x9E37_79B9_7F4A_7C15
-    var z = state
-    z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-    z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-    return z ^ (z >> 31)
-  }
-}
+/// The `.json` files of the corpus (vendored, and the shared one when it is there).
+private let jsonFiles =
+  Corpus.files(in: "admissionreview").filter { $0.name.hasSuffix(".json") }
+  + Corpus.files(in: "pods").filter { $0.name.hasSuffix(".json") }
 
 @Suite struct JSONCorpusTests {
-  @Test func findsTheCorpus() {
-    #expect(JSONCorpus.jsonFiles.count >= 10, "no corpus at \(JSONCorpus.directory)")
+  @Test func readsEveryJSONFileProvenanceLists() {
+    let listed = ["admissionreview", "pods"].flatMap { folder in
+      Corpus.listed(in: folder).filter { $0.hasSuffix(".json") }.map { folder + "/" + $0 }
+    }
+    #expect(!listed.isEmpty && jsonFiles.map(\.testDescription) == listed, "\(Corpus.roots)")
+    #expect(jsonFiles.allSatisfy { !$0.bytes.isEmpty })
   }
 
-  @Test(arguments: JSONCorpus.jsonFiles)
-  func corpusFileParsesOrFailsCleanly(_ file: String) throws {
-    let bytes = JSONCorpus.read(file)
+  @Test(arguments: jsonFiles)
+  func corpusFileParsesOrFailsCleanly(_ file: Corpus.File) throws {
+    let bytes = file.bytes
     let value: JSONValue
     do {
       value = try JSONParser.parse(bytes)
@@ -87,7 +39,7 @@ struct JSONTestRandom: RandomNumberGenerator {
 
   @Test func keepsThePrecisionOfLargeIntegers() throws {
     let value = try JSONParser.parse(
-      JSONCorpus.read("pods/kubernetes__hack-testdata-pod-with-precision.json"))
+      try Corpus.file("pods", "kubernetes__hack-testdata-pod-with-precision.json").bytes)
     #expect(
       value[pointer: try JSONPointer(parsing: "/spec/activeDeadlineSeconds")]
         == .number("2147483647"))
@@ -98,9 +50,9 @@ struct JSONTestRandom: RandomNumberGenerator {
   }
 
   @Test func everyTruncationOfAnAdmissionReviewIsTheEndOfInput() throws {
-    let bytes = JSONCorpus.read(
-      "admissionreview/salesforce-generic-sidecar-injector__v1-pod-create-replicaset-generatename.json"
-    )
+    let bytes = try Corpus.file(
+      "admissionreview", "salesforce-generic-sidecar-injector__v1-pod-create-replicaset-generatename.json"
+    ).bytes
     let valueEnd = try #require(bytes.lastIndex(of: UInt8(ascii: "}"))) + 1
     #expect(throws: JSONParseError(offset: 0, message: "empty input")) { try JSONParser.parse([]) }
     for length in 1..<valueEnd {
@@ -113,9 +65,9 @@ struct JSONTestRandom: RandomNumberGenerator {
     #expect(throws: Never.self) { try JSONParser.parse(Array(bytes[..<valueEnd])) }
   }
 
-  @Test(arguments: JSONCorpus.jsonFiles)
-  func truncationsOfCorpusFilesFailCleanly(_ file: String) {
-    let bytes = JSONCorpus.read(file)
+  @Test(arguments: jsonFiles)
+  func truncationsOfCorpusFilesFailCleanly(_ file: Corpus.File) {
+    let bytes = file.bytes
     for length in stride(from: 0, to: bytes.count, by: max(1, bytes.count / 97)) {
       do {
         _ = try JSONParser.parse(Array(bytes[..<length]))
@@ -126,7 +78,7 @@ struct JSONTestRandom: RandomNumberGenerator {
   }
 
   @Test func randomBytesNeverCrash() {
-    var random = JSONTestRandom(state: 0x5EED)
+    var random = SplitMix64(seed: 0x5EED)
     let alphabet =
       Array(#"{}[],:"\ 0123456789.-+eEtrufalsn\u"#.utf8) + [
         0x00, 0x0A, 0x7F, 0x80, 0xC3, 0xA9, 0xED, 0xF4, 0xFF,
@@ -142,8 +94,8 @@ struct JSONTestRandom: RandomNumberGenerator {
   }
 
   @Test func mutatedCorpusFilesNeverCrash() {
-    var random = JSONTestRandom(state: 42)
-    let documents = JSONCorpus.jsonFiles.map(JSONCorpus.read)
+    var random = SplitMix64(seed: 42)
+    let documents = jsonFiles.map(\.bytes)
     for _ in 0..<3_000 {
       guard var bytes = documents.randomElement(using: &random), !bytes.isEmpty else { continue }
       for _ in 0..<Int.random(in: 1...4, using: &random) {

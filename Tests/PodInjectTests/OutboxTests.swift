@@ -24,19 +24,6 @@ struct OutboxTests {
     LocalFiles.names(in: directory).sorted()
   }
 
-  static func read(_ path: String) -> [UInt8] {
-    guard let file = fopen(path, "rb") else { return [] }
-    defer { fclose(file) }
-    var bytes: [UInt8] = []
-    var chunk = [UInt8](repeating: 0, count: 4096)
-    while true {
-      let count = fread(&chunk, 1, chunk.count, file)
-      guard count > 0 else { break }
-      bytes += chunk[..<count]
-    }
-    return bytes
-  }
-
   static func entry(rule: String, api: EventAPI = .coreV1) -> OutboxEntry {
     OutboxEntry(
       api: api,
@@ -64,7 +51,7 @@ struct OutboxTests {
       #expect(outbox.pendingFiles().sorted() == names)
       var rules: [String] = []
       for name in names {
-        let file = try JSONParser.parse(Self.read(directory + "/" + name))
+        let file = try JSONParser.parse(TestFiles.read(directory + "/" + name))
         let rule = try #require(file["rule"]?.stringValue)
         rules.append(rule)
         let expected = entries.first {
@@ -121,7 +108,7 @@ struct OutboxTests {
       let pending = outbox.pendingFiles()
       #expect(pending.count == 3)
       let rules = try pending.map {
-        try JSONParser.parse(Self.read(directory + "/" + $0))["rule"]?.stringValue ?? ""
+        try JSONParser.parse(TestFiles.read(directory + "/" + $0))["rule"]?.stringValue ?? ""
       }
       #expect(rules == ["mid", "new-1", "new-2"])
     }

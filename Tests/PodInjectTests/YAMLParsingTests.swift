@@ -2,50 +2,6 @@ import Testing
 
 @testable import PodInject
 
-/// Helpers shared by the YAML test files.
-enum YAMLFixture {
-  /// The single document of `text`, as JSON.
-  static func json(_ text: String) throws -> JSONValue {
-    let documents = try YAML.parseJSONDocuments(Array(text.utf8))
-    try #require(documents.count == 1)
-    return documents[0]
-  }
-
-  /// The single document of `text`, as a node tree.
-  static func node(_ text: String) throws -> YAMLNode {
-    let documents = try YAML.parseDocuments(Array(text.utf8))
-    try #require(documents.count == 1)
-    return documents[0]
-  }
-
-  /// The error parsing and converting `text` throws, if any.
-  static func error(_ text: String) -> YAMLError? {
-    error(Array(text.utf8))
-  }
-
-  static func error(_ bytes: [UInt8]) -> YAMLError? {
-    do {
-      _ = try YAML.parseJSONDocuments(bytes)
-      return nil
-    } catch {
-      return error
-    }
-  }
-
-  /// Equality that also requires numbers to keep the same text (`JSONValue.==` compares values).
-  static func identical(_ lhs: JSONValue, _ rhs: JSONValue) -> Bool {
-    switch (lhs, rhs) {
-    case (.number(let a), .number(let b)): return a == b
-    case (.array(let a), .array(let b)):
-      return a.count == b.count && zip(a, b).allSatisfy { identical($0, $1) }
-    case (.object(let a), .object(let b)):
-      return a.keys == b.keys
-        && zip(a.members, b.members).allSatisfy { identical($0.value, $1.value) }
-    default: return lhs == rhs
-    }
-  }
-}
-
 @Suite("YAML parsing")
 struct YAMLParsingTests {
   @Test func blockAndFlowCollectionsNest() throws {

@@ -13,6 +13,27 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import harness as h  # noqa: E402
 
 
+EMPTY_PARAMETER_SET = "got empty parameter set"
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    """A test that cannot run is a failure, never a quiet skip: a parameterised test whose table came out
+    empty (pytest would skip it, "got empty parameter set") tests nothing; and in CI (CI is set) every
+    other skip fails too, with the reason the test gave."""
+    outcome = yield
+    report = outcome.get_result()
+    if not report.skipped or hasattr(report, "wasxfail"):
+        return
+    reason = report.longrepr[2] if isinstance(report.longrepr, tuple) else str(report.longrepr)
+    if EMPTY_PARAMETER_SET in reason:
+        report.outcome = "failed"
+        report.longrepr = f"{item.nodeid}: its parameter table is empty, so it would test nothing ({reason})"
+    elif os.environ.get("CI"):
+        report.outcome = "failed"
+        report.longrepr = f"{item.nodeid} cannot run here, which fails CI: {reason}"
+
+
 @pytest.fixture(scope="session")
 def podinject_bin() -> Path:
     """The built binary; a missing one fails every test that needs it (it does not skip them)."""

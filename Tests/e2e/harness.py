@@ -14,6 +14,7 @@ import hashlib
 import json
 import os
 import re
+import shutil
 import signal
 import subprocess
 import uuid
@@ -24,7 +25,11 @@ from typing import Any, Iterable
 import yaml
 
 REPO = Path(__file__).resolve().parents[2]
-CORPUS = Path(os.environ.get("PODINJECT_CORPUS", REPO.parent / "shared" / "corpus")).resolve()
+# The corpus of real manifests and reviews: the subset vendored in this repository, always; the shared
+# corpus beside the repository (or $PODINJECT_CORPUS) in addition, when it is there.
+VENDORED_CORPUS = REPO / "Tests" / "fixtures" / "corpus"
+SHARED_CORPUS = Path(os.environ.get("PODINJECT_CORPUS", REPO.parent / "shared" / "corpus")).resolve()
+CORPUS_FOLDERS = ("pods", "admissionreview")
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 SAMPLES = REPO / "samples"
 EVERY_KIND = FIXTURES / "every-kind.yaml"
@@ -219,8 +224,88 @@ def pod_cases_from_file(path: Path) -> list[PodCase]:
     return cases
 
 
+def corpus_roots() -> list[Path]:
+    """The vendored corpus, then the shared one when it is there."""
+    return [VENDORED_CORPUS] + ([SHARED_CORPUS] if SHARED_CORPUS.is_dir() else [])
+
+
 def corpus_files(sub: str) -> list[Path]:
-    return sorted(p for p in (CORPUS / sub).iterdir() if p.is_file())
+    """Every file of one corpus folder, sorted by name: the vendored ones, and those of the shared corpus
+    whose name is not vendored (a vendored file is a byte-for-byte copy of the shared one)."""
+    by_name: dict[str, Path] = {}
+    for root in corpus_roots():
+        folder = root / sub
+        for p in sorted(folder.iterdir()) if folder.is_dir() else []:
+            if p.is_file():
+                by_name.setdefault(p.name, p)
+    return [by_name[name] for name in sorted(by_name)]
+
+
+def corpus_file(sub: str, name: str) -> Path:
+    """One corpus file by name (tests that need a particular file use vendored ones)."""
+    (path,) = [p for p in corpus_files(sub) if p.name == name]
+    return path
+
+
+def corpus_pod_cases() -> tuple[list[PodCase], list[str]]:
+    """Every pod of the corpus, as its controller would create it, and the names of the files PyYAML
+    cannot parse."""
+    cases: list[PodCase] = []
+    unparseable: list[str] = []
+    for path in corpus_files("pods"):
+        try:
+            cases += pod_cases_from_file(path)
+        except CorpusParseError:
+            unparseable.append(path.name)
+    return cases, unparseable
+
+
+@dataclass
+class ProvenanceRow:
+    file: str  # e.g. "pods/x.yaml"
+    repository: str  # owner/name
+    licence: str  # an SPDX identifier
+    blob: str  # `git hash-object` of the file
+    notes: str
+
+
+def provenance(root: Path) -> dict[str, ProvenanceRow]:
+    """The Files table of a corpus's PROVENANCE.md, by file path relative to the corpus."""
+    rows = {}
+    for line in (root / "PROVENANCE.md").read_text().splitlines():
+        cells = [c.strip() for c in line.strip().strip("|").split("|")]
+        if len(cells) == 8 and cells[0].startswith("`") and "/" in cells[0]:
+            file = cells[0].strip("`")
+            rows[file] = ProvenanceRow(file, cells[1], cells[4], cells[6].strip("`"), cells[7])
+    return rows
+
+
+def malformed_corpus_files(sub: str) -> list[str]:
+    """The names of the files of one corpus folder that PROVENANCE.md calls malformed YAML (written when
+    they were collected, from their upstream purpose, not from any parser's output)."""
+    notes: dict[str, str] = {}
+    for root in corpus_roots():
+        for row in provenance(root).values():
+            notes.setdefault(row.file, row.notes)
+    return sorted(Path(f).name for f, n in notes.items() if f.startswith(sub + "/") and "malformed YAML" in n)
+
+
+def git_blob_id(data: bytes) -> str:
+    """What `git hash-object` prints for a file holding `data`."""
+    return hashlib.sha1(b"blob %d\0" % len(data) + data).hexdigest()
+
+
+def kustomize(directory: Path) -> list[dict]:
+    """`kubectl kustomize directory`, as documents. Without a kubectl able to render it, the test fails
+    saying why (scripts/setup installs one, or stops with the same reason)."""
+    kubectl = shutil.which("kubectl")
+    assert kubectl, "kubectl is not on PATH: scripts/setup installs it (Debian's kubernetes-client, or any kubectl 1.21+)"
+    proc = subprocess.run([kubectl, "kustomize", str(directory)], capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, (
+        f"{kubectl} kustomize {directory} failed; the tests need kubectl 1.21 or later (kustomize v4+):\n{proc.stderr}")
+    docs = [d for d in load_yaml_docs(proc.stdout) if d is not None]
+    assert docs, f"kubectl kustomize {directory} rendered nothing"
+    return docs
 
 
 # --------------------------------------------------------------------------------------------

@@ -1,4 +1,5 @@
-"""Every pod of ../shared/corpus/pods, admitted with fixtures/every-kind.yaml.
+"""Every pod of the corpus (harness.corpus_files: the vendored subset, and ../shared/corpus when it is there),
+admitted with fixtures/every-kind.yaml.
 
 Each pod is wrapped the way the API server would send it (controllers' pods as the controller
 creates them) and must come back with a JSON Patch that applies to the object exactly as sent,
@@ -14,13 +15,7 @@ import pytest
 
 import harness as h
 
-CASES: list[h.PodCase] = []
-UNPARSEABLE: list[str] = []
-for _f in h.corpus_files("pods") if (h.CORPUS / "pods").is_dir() else []:
-    try:
-        CASES += h.pod_cases_from_file(_f)
-    except h.CorpusParseError:
-        UNPARSEABLE.append(_f.name)
+CASES, UNPARSEABLE = h.corpus_pod_cases()
 
 RULE_NAMES = ["app-env", "init-first", "init-last", "sidecar", "scheduling", "non-system"]
 INJECTED_CONTAINERS = {"podinject-init-first", "podinject-init-last", "podinject-agent"}
@@ -44,8 +39,10 @@ def _admit_case(case: h.PodCase, pod: dict | None = None, uid: str | None = None
     return review, answer, result
 
 
-def test_corpus_yields_pods():
-    assert len(CASES) >= 60, [c.case_id for c in CASES]
+def test_every_corpus_file_yields_pods_or_is_unparseable():
+    sources = {c.source for c in CASES}
+    silent = [p.name for p in h.corpus_files("pods") if p.name not in sources and p.name not in UNPARSEABLE]
+    assert CASES and not silent, silent
 
 
 @pytest.mark.parametrize("case", CASES, ids=[c.case_id for c in CASES])
@@ -162,14 +159,15 @@ def _check_injections(case: h.PodCase, patched: dict) -> None:
     assert pann.get("podinject.dev/agent-version") == "3.1.4"
 
 
-def test_unparseable_corpus_files_are_recorded():
-    # PyYAML cannot parse these; podinject must refuse or answer them cleanly (next test).
-    assert UNPARSEABLE == ["linkerd2__deployment-malformed-indentation-multidoc.yaml"], UNPARSEABLE
+def test_unparseable_corpus_files_are_the_malformed_ones():
+    # PyYAML cannot parse exactly the files PROVENANCE.md calls malformed YAML; podinject must refuse or
+    # answer them cleanly (next test).
+    assert UNPARSEABLE == h.malformed_corpus_files("pods"), UNPARSEABLE
 
 
 @pytest.mark.parametrize("name", UNPARSEABLE)
 def test_unparseable_manifest_inside_a_review(name, podinject_bin):
-    text = (h.CORPUS / "pods" / name).read_text()
+    text = h.corpus_file("pods", name).read_text()
     uid = h.stable_uid("unparseable/" + name)
     indented = "".join("      " + ln + "\n" for ln in text.splitlines())
     review = (f"apiVersion: {h.ADMISSION_V1}\nkind: AdmissionReview\nrequest:\n  uid: {uid}\n"
@@ -186,8 +184,7 @@ def test_unparseable_manifest_inside_a_review(name, podinject_bin):
         assert answer["response"]["uid"] == uid
 
 
-@pytest.mark.parametrize("path", h.corpus_files("pods") if (h.CORPUS / "pods").is_dir() else [],
-                         ids=lambda p: p.name)
+@pytest.mark.parametrize("path", h.corpus_files("pods"), ids=lambda p: p.name)
 def test_bare_manifest_is_not_a_review(path, podinject_bin):
     """A manifest on stdin is not an AdmissionReview: exit 2, one line, nothing on stdout."""
     r = h.admit(path.read_bytes())

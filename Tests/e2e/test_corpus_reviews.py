@@ -1,4 +1,4 @@
-"""Every file of ../shared/corpus/admissionreview: answered, or refused with exit 2; never a crash or a hang."""
+"""Every AdmissionReview of the corpus (vendored, and ../shared/corpus when it is there): answered, or refused with exit 2; never a crash or a hang."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import yaml
 
 import harness as h
 
-FILES = h.corpus_files("admissionreview") if (h.CORPUS / "admissionreview").is_dir() else []
+FILES = h.corpus_files("admissionreview")
 
 
 def _load(path):
@@ -28,9 +28,10 @@ def _is_answerable(doc) -> bool:
             and doc["request"]["uid"] != "")
 
 
-def test_corpus_reviews_present():
-    assert len(FILES) >= 20
-    assert sum(_is_answerable(_load(f)) for f in FILES) >= 8
+def test_corpus_has_reviews_to_answer_and_to_refuse():
+    """Both branches of the decision below are exercised (the files themselves: test_harness_selfcheck)."""
+    answerable = [_is_answerable(_load(f)) for f in FILES]
+    assert any(answerable) and not all(answerable), answerable
 
 
 @pytest.mark.parametrize("path", FILES, ids=lambda p: p.name)

@@ -7,6 +7,11 @@ from __future__ import annotations
 
 import base64
 import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
 
 import jsonpatch
 import pytest
@@ -16,29 +21,54 @@ import harness as h
 SAMPLE_REVIEWS = sorted(h.SAMPLES.glob("review-*.json"))
 
 
-def test_corpus_is_where_ci_puts_it():
-    assert (h.CORPUS / "pods").is_dir() and (h.CORPUS / "admissionreview").is_dir(), h.CORPUS
-    assert len(h.corpus_files("pods")) >= 60
-    assert len(h.corpus_files("admissionreview")) >= 20
+@pytest.mark.parametrize("folder", h.CORPUS_FOLDERS)
+def test_the_tests_read_every_corpus_file_provenance_lists(folder):
+    """The vendored corpus always; the shared one too when it is there (each file once, by name)."""
+    listed = {Path(row.file).name for root in h.corpus_roots() for row in h.provenance(root).values()
+              if row.file.startswith(folder + "/")}
+    vendored = {Path(row.file).name for row in h.provenance(h.VENDORED_CORPUS).values()
+                if row.file.startswith(folder + "/")}
+    assert vendored, f"no vendored {folder} in {h.VENDORED_CORPUS / 'PROVENANCE.md'}"
+    assert [p.name for p in h.corpus_files(folder)] == sorted(listed)
+
+
+def test_vendored_corpus_files_are_the_upstream_bytes():
+    rows = h.provenance(h.VENDORED_CORPUS)
+    on_disk = sorted(f"{p.parent.name}/{p.name}" for folder in h.CORPUS_FOLDERS
+                     for p in (h.VENDORED_CORPUS / folder).iterdir())
+    assert on_disk == sorted(rows), "every vendored file has its PROVENANCE.md row, and every row its file"
+    for file, row in rows.items():
+        data = (h.VENDORED_CORPUS / file).read_bytes()
+        assert h.git_blob_id(data) == row.blob, f"{file} differs from the upstream blob {row.blob}"
+        shared = h.SHARED_CORPUS / file
+        if shared.is_file():
+            assert shared.read_bytes() == data, f"{file} differs from {shared}"
+
+
+def test_vendored_corpus_carries_its_licences():
+    """Apache-2.0: the licence text; MIT and BSD-3-Clause: the text with the repository's copyright line;
+    CC BY 4.0: the attribution of each file."""
+    licences = h.VENDORED_CORPUS / "LICENSES"
+    for row in h.provenance(h.VENDORED_CORPUS).values():
+        if row.licence == "Apache-2.0":
+            assert "Apache License" in (licences / "Apache-2.0.txt").read_text(), row.file
+        elif row.licence == "CC-BY-4.0":
+            assert row.file in (licences / "CC-BY-4.0.txt").read_text(), f"{row.file} lacks its attribution"
+        else:
+            text = (licences / f"{row.licence}-{row.repository.replace('/', '-')}.txt").read_text()
+            assert text.startswith("Copyright"), row.file
 
 
 def test_pod_extraction_covers_every_workload_kind():
-    cases, kinds, unparseable = [], set(), []
-    for f in h.corpus_files("pods"):
-        try:
-            got = h.pod_cases_from_file(f)
-        except h.CorpusParseError:
-            unparseable.append(f.name)
-            continue
-        cases += got
+    cases, unparseable = h.corpus_pod_cases()
+    kinds = set()
     for c in cases:
         assert c.pod["kind"] == "Pod" or c.pod.get("apiVersion") == "apps/v1", c.case_id
         json.dumps(c.pod)  # JSON-serialisable: no datetime or other YAML-only values
         owners = c.pod["metadata"].get("ownerReferences") or []
         kinds |= {o.get("kind") for o in owners if isinstance(o, dict)}
-    assert len(cases) >= 60, len(cases)
     assert {"ReplicaSet", "StatefulSet", "DaemonSet", "Job"} <= kinds, kinds
-    assert unparseable == ["linkerd2__deployment-malformed-indentation-multidoc.yaml"], unparseable
+    assert unparseable == h.malformed_corpus_files("pods"), unparseable
     by_id = {c.case_id: c for c in cases}
     deploy = by_id["istio__inject-deployment-template-probes#0.0"].pod["metadata"]
     assert "name" not in deploy and deploy["generateName"].startswith("hello-") and deploy["generateName"].endswith("-")
@@ -48,7 +78,22 @@ def test_pod_extraction_covers_every_workload_kind():
     assert by_id["istio__inject-statefulset-template#0.0"].pod["metadata"]["name"] == "hello-0"
     cron = by_id["istio__inject-cronjob-template#0.0"].pod
     assert cron["metadata"]["ownerReferences"][0]["kind"] == "Job" and cron["spec"]["containers"]
-    assert len([c for c in cases if c.source == "istio__inject-list-of-deployments.yaml"]) == 2
+    listed = h.load_yaml(h.corpus_file("pods", "istio__inject-list-of-deployments.yaml"))["items"]
+    assert len([c for c in cases if c.source == "istio__inject-list-of-deployments.yaml"]) == len(listed) > 1
+
+
+@pytest.mark.parametrize("ci, body, verdict", [
+    ("", "@pytest.mark.parametrize('x', [])\ndef test_nothing(x):\n    pass\n", "its parameter table is empty"),
+    ("true", "def test_unable():\n    pytest.skip('no tool')\n", "cannot run here, which fails CI: Skipped: no tool"),
+], ids=["empty-table", "skip-in-ci"])
+def test_a_test_that_cannot_run_fails_the_run(tmp_path, ci, body, verdict):
+    for name in ("conftest.py", "harness.py"):
+        shutil.copy(Path(__file__).with_name(name), tmp_path / name)
+    (tmp_path / "test_probe.py").write_text("import pytest\n\n" + body)
+    env = {k: v for k, v in os.environ.items() if k != "CI"} | ({"CI": ci} if ci else {})
+    r = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", str(tmp_path)],
+                       capture_output=True, text=True, cwd=tmp_path, env=env, timeout=60)
+    assert r.returncode == 1 and verdict in r.stdout, r.stdout + r.stderr
 
 
 def test_timestamps_stay_strings():

@@ -149,16 +149,8 @@ def test_render_refuses_a_name_without_a_ca(tmp_path):
 # ---------------------------------------------------------------------------------------------
 
 
-def kustomize(directory: Path) -> list[dict]:
-    kubectl = shutil.which("kubectl")
-    assert kubectl, "kubectl is not installed (scripts/setup installs it)"
-    r = subprocess.run([kubectl, "kustomize", str(directory)], capture_output=True, text=True, timeout=120)
-    assert r.returncode == 0, r.stderr
-    return [d for d in yaml.safe_load_all(r.stdout) if d]
-
-
 def test_mtls_component_sets_the_entrypoints_variables_and_mounts_the_ca(tmp_path):
-    docs = kustomize(DEPLOY / "kubernetes" / "examples" / "mtls")
+    docs = h.kustomize(DEPLOY / "kubernetes" / "examples" / "mtls")
     (dep,) = [d for d in docs if d["kind"] == "Deployment"]
     spec = dep["spec"]["template"]["spec"]
     (main,) = [c for c in spec["containers"] if c["name"] == "podinject"]
@@ -184,7 +176,7 @@ def test_mtls_component_sets_the_entrypoints_variables_and_mounts_the_ca(tmp_pat
 
 
 def test_opt_in_component_sends_only_labelled_pods(tmp_path):
-    docs = kustomize(DEPLOY / "kubernetes" / "examples" / "opt-in-pods")
+    docs = h.kustomize(DEPLOY / "kubernetes" / "examples" / "opt-in-pods")
     (mwc,) = [d for d in docs if d["kind"] == "MutatingWebhookConfiguration"]
     selector = mwc["webhooks"][0]["objectSelector"]
     assert selector == {"matchLabels": {"podinject.dev/inject": "true"}}, selector

@@ -228,8 +228,8 @@ def test_reinvocation_without_status_annotation_adds_nothing_twice(tmp_path, pod
 
 def test_big_review_is_answered_correctly(tmp_path, podinject_bin):
     """The bench's 1 MiB shape (200 containers): functional check only."""
-    review = json.loads((h.CORPUS / "admissionreview" /
-                         "salesforce-generic-sidecar-injector__v1-pod-create-replicaset-generatename.json").read_text())
+    review = json.loads(h.corpus_file(
+        "admissionreview", "salesforce-generic-sidecar-injector__v1-pod-create-replicaset-generatename.json").read_text())
     pod = review["request"]["object"]
     base = pod["spec"]["containers"][0]
     pod["spec"]["containers"] = []
