@@ -22,7 +22,7 @@ let package = Package(
       name: "podinject",
       dependencies: ["PodInject", "KubeClient"]
     ),
-    .testTarget(name: "PodInjectTests", dependencies: ["PodInject"]),
+    .testTarget(name: "PodInjectTests", dependencies: ["PodInject"], exclude: ["Fixtures"]),
     .testTarget(name: "KubeClientTests", dependencies: ["KubeClient", "PodInject"]),
   ]
 )
