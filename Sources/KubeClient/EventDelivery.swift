@@ -135,16 +135,22 @@ public struct EventDeliverer {
   /// (then it is set aside and reported).
   private func take(_ name: String, now: Timestamp, _ report: inout DeliveryReport) -> Entry? {
     guard let claim = outbox.claim(name, now: now) else { return nil }
-    guard let bytes = outbox.read(claim), let json = try? JSONParser.parse(bytes),
-      let pending = PendingEvent(json: json)
-    else {
-      outbox.setAside(claim)
-      report.rejected += 1
-      report.finished.insert(name)
-      report.problems.append("outbox entry \(name) is unreadable; set aside in \(outbox.rejectedDirectory)")
-      return nil
+    let why: String
+    if let bytes = outbox.read(claim), let json = try? JSONParser.parse(bytes) {
+      do {
+        let pending = try PendingEvent(entry: json)
+        return Entry(claim: claim, pending: pending, occurrence: pending.occurrenceID(fileName: name))
+      } catch {
+        why = error.description
+      }
+    } else {
+      why = "not a JSON file"
     }
-    return Entry(claim: claim, pending: pending, occurrence: pending.occurrenceID(fileName: name))
+    outbox.setAside(claim)
+    report.rejected += 1
+    report.finished.insert(name)
+    report.problems.append("outbox entry \(name) is unreadable (\(why)); set aside in \(outbox.rejectedDirectory)")
+    return nil
   }
 
   private var remaining: Int { Int(deadline - clock()) }

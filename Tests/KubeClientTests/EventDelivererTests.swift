@@ -812,6 +812,90 @@ struct EventDelivererTests {
   }
 }
 
+extension EventDelivererTests {
+  // MARK: hostile entries (issue 12)
+
+  /// An entry file as another writer might have made it: `namespace` and `name` in the file, and a body.
+  static func plant(
+    in outbox: Outbox, file: String, namespace: String, name: String, body: JSONValue, api: String = "v1"
+  ) -> Bool {
+    let entry: JSONValue = [
+      "apiVersion": "podinject.dev/v1alpha1", "kind": "OutboxEntry", "api": .string(api),
+      "namespace": .string(namespace), "name": .string(name), "reason": "InjectionFailed", "rule": "tracing",
+      "note": "planted", "lastTimestamp": "2026-11-29T10:00:00Z", "lastObservedTime": "2026-11-29T10:00:00.000000Z",
+      "event": body,
+    ]
+    return writeFile(outbox.directory + "/" + file, entry.serializedBytes())
+  }
+
+  static func eventBody(namespace: String, name: String, apiVersion: String = "v1", kind: String = "Event")
+    -> JSONValue
+  {
+    [
+      "apiVersion": .string(apiVersion), "kind": .string(kind),
+      "metadata": ["namespace": .string(namespace), "name": .string(name)],
+      "involvedObject": ["kind": "ReplicaSet", "namespace": .string(namespace), "name": "web"],
+      "reason": "InjectionFailed", "message": "planted", "type": "Warning",
+    ]
+  }
+
+  static let traversal = "x/../../../../api/v1/namespaces/kube-system/configmaps?x="
+
+  static let invalidEntries: [(String, String, String, JSONValue)] = [
+    (
+      "a namespace that climbs out of the Event path", traversal, "web.0123456789abcdef",
+      eventBody(namespace: traversal, name: "web.0123456789abcdef")
+    ),
+    (
+      "a namespace libcurl cannot put in a URL", "team a", "web.0123456789abcdef",
+      eventBody(namespace: "team a", name: "web.0123456789abcdef")
+    ),
+    (
+      "a name that is not a DNS subdomain", "team-a", "../configmaps/x",
+      eventBody(namespace: "team-a", name: "../configmaps/x")
+    ),
+    (
+      "a body in another namespace", "team-a", "web.0123456789abcdef",
+      eventBody(namespace: "kube-system", name: "web.0123456789abcdef")
+    ),
+    (
+      "a body with another name", "team-a", "web.0123456789abcdef",
+      eventBody(namespace: "team-a", name: "other.0123456789abcdef")
+    ),
+    (
+      "a body that is not an Event", "team-a", "web.0123456789abcdef",
+      eventBody(namespace: "team-a", name: "web.0123456789abcdef", kind: "ConfigMap")
+    ),
+    (
+      "a body of another API", "team-a", "web.0123456789abcdef",
+      eventBody(namespace: "team-a", name: "web.0123456789abcdef", apiVersion: "events.k8s.io/v1")
+    ),
+  ]
+
+  @Test(arguments: invalidEntries)
+  func anInvalidEntryIsSetAsideUnsentAndTheRestDelivered(
+    _ what: String, namespace: String, name: String, body: JSONValue
+  ) throws {
+    try Self.withOutbox { outbox in
+      let planted = "1795929000.1-1-0-0123456789abcdef.json"
+      #expect(Self.plant(in: outbox, file: planted, namespace: namespace, name: name, body: body))
+      let good = try Self.spool(Self.event(), in: outbox)
+      let server = FakeAPIServer()
+      let report = Self.deliverer(server, outbox).drain(now: Self.now)
+      #expect(server.requests.map(\.path) == [Self.collection(.coreV1)], "\(what)")
+      #expect(report.sent == 1, "\(what)")
+      #expect(report.rejected == 1, "\(what)")
+      #expect(Self.names(in: outbox.directory) == ["rejected"], "\(what)")
+      #expect(Self.names(in: outbox.rejectedDirectory) == [planted], "\(what)")
+      #expect(report.finished == [planted, good], "\(what)")
+      #expect(
+        report.problems.count == 1 && report.problems[0].contains(planted)
+          && report.problems[0].contains(outbox.rejectedDirectory), "\(what): \(report.problems)")
+      #expect(!report.problems.joined().contains(namespace) || namespace == "team-a", "\(what): value echoed")
+    }
+  }
+}
+
 /// Writes `bytes` to `path` (created or truncated); false on any failure.
 private func writeFile(_ path: String, _ bytes: [UInt8]) -> Bool {
   guard let file = fopen(path, "wb") else { return false }

@@ -39,13 +39,33 @@ public struct PendingEvent: Sendable, Equatable {
   /// The occurrence time as `metav1.MicroTime` (events.k8s.io/v1 `series.lastObservedTime`).
   public var lastObservedTime: String
 
-  /// Reads an outbox entry; nil when it is not one (it is then set aside, not retried).
+  /// Reads an outbox entry; nil when it is not a valid one (it is then set aside, not retried).
   public init?(json: JSONValue) {
-    guard json["kind"]?.stringValue == "OutboxEntry",
-      let api = json["api"]?.stringValue.flatMap(EventAPI.init(rawValue:)), api != .none,
-      let namespace = json["namespace"]?.stringValue, let name = json["name"]?.stringValue,
-      let body = json["event"], body.objectValue != nil
-    else { return nil }
+    guard let entry = try? Self(entry: json) else { return nil }
+    self = entry
+  }
+
+  /// Reads an outbox entry and checks it as the API server would before anything is sent: whoever wrote
+  /// it (or the review it came from), the request can only go to the Event it names. The namespace is a
+  /// DNS-1123 label, the name a DNS-1123 subdomain, and the body an Event of the entry's API with that
+  /// same namespace and name. The error says what is wrong, never the value.
+  public init(entry json: JSONValue) throws(OutboxEntryError) {
+    guard json["kind"]?.stringValue == "OutboxEntry" else { throw OutboxEntryError("its kind is not OutboxEntry") }
+    guard let api = json["api"]?.stringValue.flatMap(EventAPI.init(rawValue:)), api != .none else {
+      throw OutboxEntryError("its api is neither v1 nor events.k8s.io/v1")
+    }
+    guard let namespace = json["namespace"]?.stringValue, KubernetesValidation.dns1123Label(namespace) == nil else {
+      throw OutboxEntryError("its namespace is not a DNS-1123 label")
+    }
+    guard let name = json["name"]?.stringValue, KubernetesValidation.dns1123Subdomain(name) == nil else {
+      throw OutboxEntryError("its name is not a DNS-1123 subdomain")
+    }
+    guard let body = json["event"], body.objectValue != nil else { throw OutboxEntryError("it holds no Event") }
+    guard body["kind"]?.stringValue == "Event", body["apiVersion"]?.stringValue == api.rawValue else {
+      throw OutboxEntryError("its body is not an Event of \(api.rawValue)")
+    }
+    guard body["metadata"]?["namespace"]?.stringValue == namespace, body["metadata"]?["name"]?.stringValue == name
+    else { throw OutboxEntryError("its body names another Event than the entry") }
     self.api = api
     self.namespace = namespace
     self.name = name
@@ -67,10 +87,36 @@ public struct PendingEvent: Sendable, Equatable {
     api == other.api && namespace == other.namespace && name == other.name
   }
 
-  /// Where the Event is created.
-  public var collectionPath: String { EventAggregation.collectionPath(api, namespace: namespace) }
+  /// Where the Event is created (each segment percent-encoded, although a valid entry never needs it).
+  public var collectionPath: String {
+    EventAggregation.collectionPath(api, namespace: Self.pathSegment(namespace))
+  }
   /// Where the existing Event lives.
-  public var objectPath: String { collectionPath + "/" + name }
+  public var objectPath: String { collectionPath + "/" + Self.pathSegment(name) }
+
+  /// `text` as one URL path segment: every byte but the unreserved ones (RFC 3986) percent-encoded.
+  static func pathSegment(_ text: String) -> String {
+    let hex = Array("0123456789ABCDEF".utf8)
+    var bytes: [UInt8] = []
+    bytes.reserveCapacity(text.utf8.count)
+    for byte in text.utf8 {
+      switch byte {
+      case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"),
+        UInt8(ascii: "0")...UInt8(ascii: "9"), UInt8(ascii: "-"), UInt8(ascii: "."), UInt8(ascii: "_"),
+        UInt8(ascii: "~"):
+        bytes.append(byte)
+      default:
+        bytes += [UInt8(ascii: "%"), hex[Int(byte >> 4)], hex[Int(byte & 0x0F)]]
+      }
+    }
+    return String(decoding: bytes, as: UTF8.self)
+  }
+}
+
+/// Why an outbox entry cannot be sent.
+public struct OutboxEntryError: Error, Sendable, Equatable, CustomStringConvertible {
+  public var description: String
+  public init(_ description: String) { self.description = description }
 }
 
 /// How many Events one invocation put into the outbox, and how many old ones it had to drop.
