@@ -34,16 +34,18 @@ public protocol KubeTransport {
 /// HTTPS to the API server over libcurl, loaded on first use; one easy handle, so the connection is reused.
 public final class CurlConnection: KubeTransport {
   private let credentials: Credentials
+  private let proxy: ProxySettings
   private let handle: UnsafeMutableRawPointer
   /// The URL prefix requests go to (the `tls-server-name` host when one is set, see `connectTo`).
   private let base: String
   private var connectTo: UnsafeMutableRawPointer?
 
   /// Loads libcurl and prepares a handle; fails when libcurl cannot be loaded.
-  public init(credentials: Credentials) throws(TransportError) {
+  public init(credentials: Credentials, proxy: ProxySettings = ProxySettings()) throws(TransportError) {
     guard CCurl_load() == 0 else { throw TransportError(code: -1, message: String(cString: CCurl_load_error())) }
     guard let handle = CCurl_easy_init() else { throw TransportError(code: -1, message: "curl_easy_init failed") }
     self.credentials = credentials
+    self.proxy = proxy
     self.handle = handle
     (base, connectTo) = Self.route(credentials)
   }
@@ -103,6 +105,9 @@ public final class CurlConnection: KubeTransport {
       CCurl_setopt_pointer(handle, Int32(CCurl_OPT_ERRORBUFFER), errors.baseAddress)
       CCurl_setopt_pointer(handle, Int32(CCurl_OPT_HTTPHEADER), headers)
       if let connectTo { CCurl_setopt_pointer(handle, Int32(CCurl_OPT_CONNECT_TO), connectTo) }
+      // Always set, so that libcurl never reads a proxy variable itself (an empty value means none).
+      set(CCurl_OPT_PROXY, proxy.proxy ?? "")
+      set(CCurl_OPT_NOPROXY, proxy.noProxy ?? "")
       configureTLS()
       if method == "GET" {
         set(CCurl_OPT_HTTPGET, 1)
@@ -143,7 +148,14 @@ public final class CurlConnection: KubeTransport {
       set(CCurl_OPT_SSL_VERIFYPEER, 0)
       set(CCurl_OPT_SSL_VERIFYHOST, 0)
     }
-    if let ca = credentials.certificateAuthority { blob(CCurl_OPT_CAINFO_BLOB, ca) }
+    if let ca = credentials.certificateAuthority {
+      // The given CA is the only trust anchor, as in client-go. libcurl ignores its default CA bundle
+      // when given a blob, but still loads its default CA directory (Debian: /etc/ssl/certs), so that
+      // any public CA could stand in for the API server: both defaults go.
+      CCurl_setopt_pointer(handle, Int32(CCurl_OPT_CAPATH), nil)
+      CCurl_setopt_pointer(handle, Int32(CCurl_OPT_CAINFO), nil)
+      blob(CCurl_OPT_CAINFO_BLOB, ca)
+    }
     if let certificate = credentials.clientCertificate, let key = credentials.clientKey {
       set(CCurl_OPT_SSLCERTTYPE, "PEM")
       set(CCurl_OPT_SSLKEYTYPE, "PEM")

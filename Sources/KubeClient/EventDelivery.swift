@@ -14,17 +14,55 @@ public struct DeliveryReport: Sendable, Equatable {
   public var finished: Set<String> = []
   /// One line per problem, naming the Event and quoting the API server's message.
   public var problems: [String] = []
+  /// The drain stopped early: the API server could not be reached (refused, timed out, TLS, DNS).
+  public var unreachable = false
+  /// The budget ran out while Events that arrived meanwhile still wait, after some were delivered: a
+  /// fresh deliverer should take over (with the lock, which is still held).
+  public var handOver = false
   public init() {}
+
+  /// Adds what another pass achieved.
+  public mutating func absorb(_ other: DeliveryReport) {
+    sent += other.sent
+    aggregated += other.aggregated
+    deferred += other.deferred
+    rejected += other.rejected
+    finished.formUnion(other.finished)
+    problems += other.problems
+    unreachable = unreachable || other.unreachable
+  }
 }
 
 /// The fate of one Event.
 enum DeliveryOutcome: Error, Equatable {
   case created
   case aggregated
-  /// Worth retrying later: refused, timed out, 429, 5xx.
+  /// Worth retrying later, but the API server answered (429, 5xx...): the other Events go on.
   case transient(String)
-  /// Never worth retrying: 401, 403, 422 and other client errors.
+  /// The API server could not be reached (refused, timed out, TLS, DNS...): every other request would
+  /// meet the same, so the drain ends and everything waits for a later deliverer.
+  case unreachable(String)
+  /// Never worth retrying: 401, 403, 422, a URL libcurl refuses, and other errors of this request alone.
   case permanent(String)
+  /// The stored Event went away meanwhile (it expired): create it again.
+  case gone
+}
+
+extension TransportError {
+  /// curl codes of a failure to reach or talk to the API server at all: name resolution, connection,
+  /// timeout, TLS, a proxy, an unusable libcurl. Anything else concerns one request.
+  static let connectionLevel: Set<Int32> = [
+    1, 2, 4, 5, 6, 7, 8, 16, 27, 28, 35, 47, 52, 53, 54, 55, 56, 58, 59, 60, 64, 66, 77, 80, 82, 83, 90, 91, 95, 96,
+    97, 98,
+  ]
+  /// curl codes that say the request itself can never be sent as it is (a malformed URL, a bad argument).
+  static let requestLevel: Set<Int32> = [3, 43]
+
+  /// What a request that failed this way means for its Event and for the drain.
+  var outcome: DeliveryOutcome {
+    if code < 0 || Self.connectionLevel.contains(code) { return .unreachable(description) }
+    return Self.requestLevel.contains(code) ? .permanent(description) : .transient(description)
+  }
 }
 
 /// Drains the outbox into the API server within a time budget: create, and on 409 count the repeat
@@ -56,13 +94,22 @@ public struct EventDeliverer {
   static func backoffCeiling(attempt: Int) -> Int { 2 << min(attempt, 4) }
 
   /// Delivers waiting entries, oldest first, until the outbox is empty, the budget is spent, or the
-  /// API server looks unavailable (then the rest waits for a later deliverer). The waiting repeats of
+  /// API server cannot be reached (then the rest waits for a later deliverer). The waiting repeats of
   /// one Event go together, as one create or one update counting them all: a burst of pods failing
-  /// one rule then costs the API server a few requests, not a few per pod.
+  /// one rule then costs the API server a few requests, not a few per pod. One Event that fails never
+  /// holds the others back: it is set aside (a permanent refusal) or left for later (a transient one),
+  /// and the drain goes on.
   public func drain(now: Timestamp) -> DeliveryReport {
+    var tried: Set<String> = []
+    return drain(now: now, tried: &tried)
+  }
+
+  /// One pass over what waits, leaving out the files in `tried` (an earlier pass took them, or left
+  /// them after a transient failure), and adding those it takes or leaves.
+  func drain(now: Timestamp, tried: inout Set<String>) -> DeliveryReport {
     var report = DeliveryReport()
     outbox.recoverStaleClaims(now: now)
-    let waiting = outbox.pendingFiles()
+    let waiting = outbox.pendingFiles().filter { !tried.contains($0) }
     var groups: [Substring: [String]] = [:]
     for name in waiting { groups[OutboxName.eventKey(name), default: []].append(name) }
     var done: Set<Substring> = []
@@ -77,6 +124,7 @@ public struct EventDeliverer {
         guard remaining > 0 else { return report }
         var batch: [Entry] = []
         while batch.count < EventAggregation.rememberedOccurrences, let member = members.popFirst() {
+          tried.insert(member)
           guard let entry = take(member, now: now, &report) else { continue }
           if let first = batch.first, !entry.pending.isRepeat(of: first.pending) {
             outbox.release(entry.claim)  // only the name's hash matched: it waits for a later drain
@@ -85,16 +133,61 @@ public struct EventDeliverer {
           }
         }
         guard !batch.isEmpty else { continue }
-        guard let delivered = settle(batch, exists: exists, &report) else { return report }
-        exists = delivered
+        switch settle(batch, exists: exists, &report) {
+        case .exists(let now): exists = now
+        case .later:
+          // This Event's other occurrences would meet the same: they wait too, and the others go on.
+          tried.formUnion(members)
+          members = []
+        case .stop:
+          report.unreachable = true
+          return report
+        }
       }
     }
     return report
   }
 
-  /// Delivers one batch and settles its files: whether the Event now exists, or nil when the API
-  /// server looks unavailable (the files wait for a later deliverer, and this drain stops).
-  private func settle(_ batch: [Entry], exists: Bool, _ report: inout DeliveryReport) -> Bool? {
+  /// Drains while holding `lock`, and keeps draining while Events arrive: a writer that found the lock
+  /// taken left its Event to this deliverer, so once a pass finds nothing new the lock is given up and
+  /// the outbox looked at once more (a writer checks the lock after its file is in place, so one of the
+  /// two always sees the other). Ends with the lock given up, except when `report.handOver` says a
+  /// fresh deliverer should take it over.
+  public func drain(holding lock: OutboxLock, now: () -> Timestamp) -> DeliveryReport {
+    var report = DeliveryReport()
+    var tried: Set<String> = []
+    while true {
+      let before = tried.count
+      let pass = drain(now: now(), tried: &tried)
+      report.absorb(pass)
+      if pass.unreachable {
+        lock.release()
+        return report
+      }
+      if remaining <= 0 {
+        let waiting = outbox.pendingFiles().contains { !tried.contains($0) }
+        report.handOver = waiting && report.sent + report.aggregated + report.rejected > 0
+        if !report.handOver { lock.release() }
+        return report
+      }
+      if tried.count > before { continue }
+      lock.release()
+      guard outbox.pendingFiles().contains(where: { !tried.contains($0) }), lock.retake() else { return report }
+    }
+  }
+
+  /// What a batch's outcome means for the rest of its Event and for the drain.
+  enum Settled {
+    /// Go on with the next batch; whether the Event now exists.
+    case exists(Bool)
+    /// This Event waits for a later deliverer; the others go on.
+    case later
+    /// The API server cannot be reached: the drain ends.
+    case stop
+  }
+
+  /// Delivers one batch and settles its files.
+  private func settle(_ batch: [Entry], exists: Bool, _ report: inout DeliveryReport) -> Settled {
     let first = batch[0].pending
     let names = batch.map(\.claim.name)
     let what = "Event \(first.namespace)/\(first.name)" + (batch.count > 1 ? " (\(batch.count) occurrences)" : "")
@@ -105,7 +198,7 @@ public struct EventDeliverer {
       report.sent += outcome == .created ? 1 : 0
       report.aggregated += outcome == .created ? batch.count - 1 : batch.count
       report.finished.formUnion(names)
-      return true
+      return .exists(true)
     case .permanent(let why):
       var pruned = 0
       for entry in batch { pruned += outbox.setAside(entry.claim) }
@@ -115,12 +208,17 @@ public struct EventDeliverer {
       report.rejected += batch.count
       report.finished.formUnion(names)
       report.problems.append("\(what) refused for good, set aside: \(why)")
-      return false
-    case .transient(let why):
+      return .exists(false)
+    case .transient(let why), .unreachable(let why):
       for entry in batch { outbox.release(entry.claim) }
       report.deferred += batch.count
       report.problems.append("\(what) not delivered yet, left in the outbox: \(why)")
-      return nil
+      if case .unreachable = outcome { return .stop }
+      return .later
+    case .gone:
+      for entry in batch { outbox.release(entry.claim) }
+      report.deferred += batch.count
+      return .later
     }
   }
 
@@ -135,16 +233,22 @@ public struct EventDeliverer {
   /// (then it is set aside and reported).
   private func take(_ name: String, now: Timestamp, _ report: inout DeliveryReport) -> Entry? {
     guard let claim = outbox.claim(name, now: now) else { return nil }
-    guard let bytes = outbox.read(claim), let json = try? JSONParser.parse(bytes),
-      let pending = PendingEvent(json: json)
-    else {
-      outbox.setAside(claim)
-      report.rejected += 1
-      report.finished.insert(name)
-      report.problems.append("outbox entry \(name) is unreadable; set aside in \(outbox.rejectedDirectory)")
-      return nil
+    let why: String
+    if let bytes = outbox.read(claim), let json = try? JSONParser.parse(bytes) {
+      do {
+        let pending = try PendingEvent(entry: json)
+        return Entry(claim: claim, pending: pending, occurrence: pending.occurrenceID(fileName: name))
+      } catch {
+        why = error.description
+      }
+    } else {
+      why = "not a JSON file"
     }
-    return Entry(claim: claim, pending: pending, occurrence: pending.occurrenceID(fileName: name))
+    outbox.setAside(claim)
+    report.rejected += 1
+    report.finished.insert(name)
+    report.problems.append("outbox entry \(name) is unreadable (\(why)); set aside in \(outbox.rejectedDirectory)")
+    return nil
   }
 
   private var remaining: Int { Int(deadline - clock()) }
@@ -157,7 +261,7 @@ public struct EventDeliverer {
     guard let first = batch.first, let last = batch.last else { return .aggregated }
     if exists {
       switch aggregate(last, occurrences: occurrences) {
-      case .transient("gone"): break  // expired since: create it again
+      case .gone: break  // expired since: create it again
       case let outcome: return outcome
       }
     }
@@ -169,7 +273,7 @@ public struct EventDeliverer {
       case .success(let response) where (200..<300).contains(response.status): return .created
       case .success(let response) where response.status == 409:
         switch aggregate(last, occurrences: occurrences) {
-        case .transient("gone"): continue  // deleted (expired) in between: create it again
+        case .gone: continue  // deleted (expired) in between: create it again
         case let outcome: return outcome
         }
       case .success(let response): return classify(response)
@@ -188,7 +292,7 @@ public struct EventDeliverer {
       let stored: JSONValue
       switch send("GET", pending.objectPath, nil, nil) {
       case .failure(let outcome): return outcome
-      case .success(let response) where response.status == 404: return .transient("gone")
+      case .success(let response) where response.status == 404: return .gone
       case .success(let response) where response.status == 200:
         guard let parsed = try? JSONParser.parse(response.body) else {
           return .transient("unreadable Event from the API server")
@@ -208,7 +312,7 @@ public struct EventDeliverer {
       case .failure(let outcome): return outcome
       case .success(let response) where (200..<300).contains(response.status): return .aggregated
       case .success(let response) where response.status == 409: continue  // stale resourceVersion
-      case .success(let response) where response.status == 404: return .transient("gone")
+      case .success(let response) where response.status == 404: return .gone
       case .success(let response): return classify(response)
       }
     }
@@ -220,7 +324,7 @@ public struct EventDeliverer {
   {
     transport.send(
       method: method, path: path, contentType: contentType, body: body, timeoutMilliseconds: max(1, remaining)
-    ).mapError { .transient($0.description) }
+    ).mapError(\.outcome)
   }
 
   /// Turns an unexpected HTTP status into a decision, quoting the API server's Status message.
@@ -228,5 +332,78 @@ public struct EventDeliverer {
     let message = (try? JSONParser.parse(response.body))?["message"]?.stringValue ?? "no message"
     let why = "HTTP \(response.status): \(message)"
     return response.status == 429 || response.status >= 500 ? .transient(why) : .permanent(why)
+  }
+}
+
+/// An Event that is not in the outbox (the outbox was refused, or could not be written): it exists only
+/// in memory, and is delivered from there.
+public struct HeldEvent: Sendable, Equatable {
+  /// The name its outbox file would have had (which makes its occurrence id).
+  public var name: String
+  public var pending: PendingEvent
+
+  public init(name: String, pending: PendingEvent) {
+    self.name = name
+    self.pending = pending
+  }
+}
+
+extension EventDeliverer {
+  /// Delivers Events held in memory, with the same requests as a drain; what fails cannot wait in an
+  /// outbox, so the report says it is lost (a transient failure) or refused (a permanent one).
+  public func deliver(held: [HeldEvent]) -> DeliveryReport {
+    var report = DeliveryReport()
+    var groups: [[HeldEvent]] = []
+    for event in held {
+      if let index = groups.firstIndex(where: { $0[0].pending.isRepeat(of: event.pending) }) {
+        groups[index].append(event)
+      } else {
+        groups.append([event])
+      }
+    }
+    for (index, group) in groups.enumerated() {
+      var exists = false
+      var members = group[...]
+      while !members.isEmpty {
+        let batch = Array(members.prefix(EventAggregation.rememberedOccurrences))
+        members = members.dropFirst(batch.count)
+        let first = batch[0].pending
+        let what = "Event \(first.namespace)/\(first.name)" + (batch.count > 1 ? " (\(batch.count) occurrences)" : "")
+        let outcome: DeliveryOutcome =
+          remaining > 0
+          ? deliver(
+            batch.map(\.pending), occurrences: batch.map { $0.pending.occurrenceID(fileName: $0.name) },
+            exists: exists)
+          : .unreachable("time budget spent")
+        switch outcome {
+        case .created, .aggregated:
+          report.sent += outcome == .created ? 1 : 0
+          report.aggregated += outcome == .created ? batch.count - 1 : batch.count
+          exists = true
+          continue
+        case .permanent(let why):
+          report.rejected += batch.count
+          report.problems.append("\(what) refused for good, not kept (no outbox): \(why)")
+          exists = false
+          continue
+        case .transient(let why), .unreachable(let why):
+          let lost = batch.count + members.count
+          report.deferred += lost
+          report.problems.append("\(what) not delivered, and lost (no outbox to wait in): \(why)")
+          members = []
+          guard case .unreachable = outcome else { continue }
+          let rest = groups[(index + 1)...].reduce(0) { $0 + $1.count }
+          if rest > 0 {
+            report.deferred += rest
+            report.problems.append("\(rest) more Event occurrence(s) not delivered, and lost: \(why)")
+          }
+          report.unreachable = true
+          return report
+        case .gone:
+          members = []
+        }
+      }
+    }
+    return report
   }
 }

@@ -19,9 +19,11 @@ enum ConfigSource {
   static func load(_ option: String?, cached: Bool = false) -> ConfigLoad {
     let path = path(option)
     let before = LocalFiles.fingerprint(path)
-    let cache = cached ? cacheDirectory() : nil
-    if let cache, let before, LocalFiles.isPrivateDirectory(cache),
-      let bytes = try? LocalFiles.read(cache + "/" + ConfigCache.fileName(for: path)),
+    // Read only from a private directory: what is there was written by podinject itself.
+    let directory = cached && before != nil ? cacheDirectory() : nil
+    var cache = directory.flatMap { try? PrivateDirectory.open($0, create: false) }
+    let name = ConfigCache.fileName(for: path)
+    if let cache, let before, let bytes = try? cache.read(name),
       let config = ConfigCache.config(from: bytes, path: path, fingerprint: before)
     {
       return .success(config)
@@ -36,13 +38,11 @@ enum ConfigSource {
     do {
       let config = try ConfigLoader.load(bytes, file: path)
       // Kept only when the file did not change while it was read; a failed write only costs speed.
-      if let cache, let before, LocalFiles.fingerprint(path) == before, LocalFiles.makeDirectory(cache) == nil,
-        LocalFiles.isPrivateDirectory(cache)
-      {
-        let name = ConfigCache.fileName(for: path)
-        _ = LocalFiles.writeAtomically(
-          ConfigCache.entry(for: config, path: path, fingerprint: before), to: cache + "/" + name,
-          temporary: cache + "/.\(name).\(getpid()).tmp")
+      if let directory, let before, LocalFiles.fingerprint(path) == before {
+        if cache == nil { cache = try? PrivateDirectory.open(directory, create: true) }
+        _ = cache?.write(
+          ConfigCache.entry(for: config, path: path, fingerprint: before), to: name,
+          temporary: ".\(name).\(getpid()).tmp")
       }
       return .success(config)
     } catch {
@@ -51,9 +51,9 @@ enum ConfigSource {
   }
 
   /// Where validated configurations are kept: `$PODINJECT_CACHE_DIR` (empty: nowhere), else
-  /// `/tmp/podinject/cache`.
+  /// `/tmp/podinject-<euid>/cache`. Only a private directory is used (`PrivateDirectory`).
   static func cacheDirectory() -> String? {
-    guard let configured = IO.env("PODINJECT_CACHE_DIR") else { return "/tmp/podinject/cache" }
+    guard let configured = IO.env("PODINJECT_CACHE_DIR") else { return "/tmp/podinject-\(geteuid())/cache" }
     return configured.isEmpty ? nil : configured
   }
 

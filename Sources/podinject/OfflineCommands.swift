@@ -139,6 +139,8 @@ enum EventsFlushCommand: Command {
   static let options: [OptionSpec] = [
     .config, .kubeconfig,
     .value("--timeout-ms", valueName: "N", help: "time budget (default: events.timeoutMilliseconds)"),
+    .flag("--detached", help: "as the webhook starts it: leave the outbox to a deliverer already draining it"),
+    .flag("--stdin", help: "also deliver the Events given on stdin (those the webhook could not spool)"),
   ]
   /// Some Events could not be delivered yet and remain in the outbox.
   static let stillWaiting: Int32 = 3
@@ -156,24 +158,7 @@ enum EventsFlushCommand: Command {
       guard let value = Int(text), value > 0 else { return failed("--timeout-ms needs a positive number") }
       budget = value
     }
-    let now = IO.now()
-    let outbox = Outbox(directory: settings.outbox)
-    // Claims left by a deliverer that died count as waiting; with nothing waiting there is nothing to
-    // send, so no credentials are looked for and nothing is said to wait.
-    outbox.recoverStaleClaims(now: now)
-    guard !outbox.pendingFiles().isEmpty else {
-      Delivery.writeLog(
-        LogLine.delivery(EventCounts(), waiting: 0, problems: [], time: now), settings: settings,
-        fallbackToStderr: true)
-      return Exit.success
-    }
-    let (report, problems) = Delivery.drain(settings, kubeconfig: arguments["kubeconfig"], budgetMilliseconds: budget)
-    let waiting = outbox.pendingFiles().count
-    let line = LogLine.delivery(
-      report.map(EventCounts.init) ?? EventCounts(), waiting: waiting, problems: problems, time: now)
-    Delivery.writeLog(line, settings: settings, fallbackToStderr: true)
-    // Nothing left waiting is success, whether or not there was an API server to send to.
-    return waiting == 0 ? Exit.success : stillWaiting
+    return Delivery.flush(arguments, settings: settings, budget: budget)
   }
 }
 

@@ -143,66 +143,10 @@ struct ReviewSession {
     switch mode {
     case .stdin, .cgi: IO.write(2, line + "\n")
     case .functionRuntime:
-      guard let path = settings?.logFile, !path.isEmpty else { return }
-      let fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0o644)
-      guard fd >= 0 else { return }
+      guard let path = settings?.logFile, !path.isEmpty, let fd = LocalFiles.openForAppending(path) else { return }
       IO.write(fd, line + "\n")
       close(fd)
     }
-  }
-}
-
-/// What happens to one admission's Events: spooled before the answer, delivered (or handed to a
-/// detached deliverer) after it, and counted for the log line.
-struct EventHandoff {
-  let settings: InjectionConfig.EventSettings
-  let kubeconfig: String?
-  private(set) var counts = EventCounts()
-  private(set) var notes: [String] = []
-  /// The outbox files this admission wrote.
-  private var ownFiles: [String] = []
-  /// Why nothing is sent at all, when that is so.
-  private let notSent: String?
-
-  init(settings: InjectionConfig.EventSettings, kubeconfig: String?) {
-    self.settings = settings
-    self.kubeconfig = kubeconfig
-    notSent = Delivery.reasonNotSent(settings, kubeconfig: kubeconfig)
-  }
-
-  /// Writes the Events to the outbox (or notes why they stay in the log line only).
-  mutating func spool(_ events: [InjectionEvent], now: Timestamp) {
-    guard !events.isEmpty else { return }
-    if let notSent {
-      notes.append(notSent)
-      return
-    }
-    let spool = Outbox(directory: settings.outbox).spool(
-      events.map { OutboxEntry(api: settings.api, event: $0) }, now: now)
-    ownFiles = spool.names
-    counts.spooled = spool.names.count
-    counts.dropped = spool.dropped
-    notes += spool.errors
-    if spool.dropped > 0 { notes.append("outbox full: dropped the \(spool.dropped) oldest Event(s)") }
-  }
-
-  /// Drains the outbox after the answer: here (stdin mode), or through a detached deliverer.
-  mutating func deliver(inProcess: Bool, configPath: String) {
-    guard notSent == nil, !ownFiles.isEmpty || !Outbox(directory: settings.outbox).pendingFiles().isEmpty else {
-      return
-    }
-    guard inProcess else {
-      notes.append(Delivery.spawnDetached(configPath: configPath, kubeconfig: kubeconfig))
-      return
-    }
-    let (report, problems) = Delivery.drain(
-      settings, kubeconfig: kubeconfig, budgetMilliseconds: settings.timeoutMilliseconds)
-    if let report {
-      counts.sent = report.sent
-      counts.aggregated = report.aggregated
-      counts.spooled = ownFiles.filter { !report.finished.contains($0) }.count
-    }
-    notes += problems
   }
 }
 

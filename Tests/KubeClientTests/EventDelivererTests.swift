@@ -506,12 +506,11 @@ struct EventDelivererTests {
 
   // MARK: transient failures
 
+  /// The API server answered, but not now: this Event waits, the others go on.
   static let transientFailures: [(String, [Result<HTTPResponse, TransportError>])] = [
     ("500", [.success(FakeAPIServer.status(500, "InternalError", "etcdserver: request timed out"))]),
     ("503", [.success(FakeAPIServer.status(503, "ServiceUnavailable", "the server is currently unable"))]),
     ("429", [.success(FakeAPIServer.status(429, "TooManyRequests", "storage is (re)initializing"))]),
-    ("refused", [.failure(TransportError(code: 7, message: "Failed to connect to api port 6443: Connection refused"))]),
-    ("timeout", [.failure(TransportError(code: 28, message: "Operation timed out after 1500 milliseconds"))]),
     (
       "PATCH 503",
       [
@@ -527,10 +526,60 @@ struct EventDelivererTests {
         .success(FakeAPIServer.status(500, "InternalError", "etcdserver: leader changed")),
       ]
     ),
+    ("a cut transfer", [.failure(TransportError(code: 18, message: "transfer closed with 12 bytes remaining"))]),
   ]
 
+  /// The API server could not be reached: every other request would meet the same.
+  static let connectionFailures: [(String, [Result<HTTPResponse, TransportError>])] = [
+    ("refused", [.failure(TransportError(code: 7, message: "Failed to connect to api port 6443: Connection refused"))]),
+    ("timeout", [.failure(TransportError(code: 28, message: "Operation timed out after 1500 milliseconds"))]),
+    ("DNS", [.failure(TransportError(code: 6, message: "Could not resolve host: kubernetes.default.svc"))]),
+    ("TLS", [.failure(TransportError(code: 60, message: "SSL certificate problem: unable to get local issuer"))]),
+    ("no libcurl", [.failure(TransportError(code: -1, message: "cannot load libcurl.so.4"))]),
+    (
+      "GET timeout",
+      [
+        .success(FakeAPIServer.status(409, "AlreadyExists", "exists")),
+        .failure(TransportError(code: 28, message: "Operation timed out after 1500 milliseconds")),
+      ]
+    ),
+  ]
+
+  /// The message a failure quotes.
+  static func cause(of script: [Result<HTTPResponse, TransportError>]) throws -> String {
+    switch script.last {
+    case .success(let response)?: return try #require(try JSONParser.parse(response.body)["message"]?.stringValue)
+    case .failure(let error)?: return error.message
+    case nil: return "?"
+    }
+  }
+
   @Test(arguments: transientFailures)
-  func aTransientFailureLeavesTheFileAndStopsTheDrain(
+  func aTransientFailureLeavesTheFileAndTheDrainGoesOn(
+    _ what: String, script: [Result<HTTPResponse, TransportError>]
+  ) throws {
+    try Self.withOutbox { outbox in
+      let first = try Self.spool(Self.event(rule: "a"), in: outbox)
+      let second = try Self.spool(
+        Self.event(rule: "b"), in: outbox, at: Timestamp(secondsSinceEpoch: Self.now.secondsSinceEpoch + 1))
+      let server = FakeAPIServer()
+      server.script = script
+      let report = Self.deliverer(server, outbox).drain(now: Self.now)
+      #expect(report.sent == 1, "\(what): the next Event was held back")
+      #expect(report.deferred == 1, "\(what)")
+      #expect(report.rejected == 0, "\(what)")
+      #expect(report.finished == [second], "\(what)")
+      #expect(!report.unreachable, "\(what)")
+      #expect(server.requests.count == script.count + 1, "\(what)")
+      #expect(Self.names(in: outbox.directory) == [first], "\(what): not released")
+      #expect(report.problems.count == 1, "\(what)")
+      #expect(report.problems.first?.contains("not delivered yet, left in the outbox") == true, "\(what)")
+      #expect(report.problems.first?.contains(try Self.cause(of: script)) == true, "\(what): \(report.problems)")
+    }
+  }
+
+  @Test(arguments: connectionFailures)
+  func anUnreachableAPIServerLeavesTheFileAndStopsTheDrain(
     _ what: String, script: [Result<HTTPResponse, TransportError>]
   ) throws {
     try Self.withOutbox { outbox in
@@ -544,20 +593,12 @@ struct EventDelivererTests {
       #expect(report.deferred == 1, "\(what)")
       #expect(report.rejected == 0, "\(what)")
       #expect(report.finished.isEmpty, "\(what)")
+      #expect(report.unreachable, "\(what)")
       #expect(server.requests.count == script.count, "\(what): the drain went on after the failure")
       #expect(Self.names(in: outbox.directory) == [first, second].sorted(), "\(what): not released")
       #expect(report.problems.count == 1, "\(what)")
       #expect(report.problems.first?.contains("not delivered yet, left in the outbox") == true, "\(what)")
-      let cause: String
-      switch script.last {
-      case .success(let response)?:
-        cause = try #require(try JSONParser.parse(response.body)["message"]?.stringValue)
-      case .failure(let error)?:
-        cause = error.message
-      case nil:
-        cause = "?"
-      }
-      #expect(report.problems.first?.contains(cause) == true, "\(what): \(report.problems)")
+      #expect(report.problems.first?.contains(try Self.cause(of: script)) == true, "\(what): \(report.problems)")
     }
   }
 
@@ -809,6 +850,242 @@ struct EventDelivererTests {
       #expect(server.events[Self.object(events[0], .coreV1)]?["count"] == 2)
       #expect(Self.names(in: outbox.directory).isEmpty)
     }
+  }
+}
+
+extension EventDelivererTests {
+  // MARK: hostile entries (issue 12)
+
+  /// An entry file as another writer might have made it: `namespace` and `name` in the file, and a body.
+  static func plant(
+    in outbox: Outbox, file: String, namespace: String, name: String, body: JSONValue, api: String = "v1"
+  ) -> Bool {
+    let entry: JSONValue = [
+      "apiVersion": "podinject.dev/v1alpha1", "kind": "OutboxEntry", "api": .string(api),
+      "namespace": .string(namespace), "name": .string(name), "reason": "InjectionFailed", "rule": "tracing",
+      "note": "planted", "lastTimestamp": "2026-11-29T10:00:00Z", "lastObservedTime": "2026-11-29T10:00:00.000000Z",
+      "event": body,
+    ]
+    return writeFile(outbox.directory + "/" + file, entry.serializedBytes())
+  }
+
+  static func eventBody(namespace: String, name: String, apiVersion: String = "v1", kind: String = "Event")
+    -> JSONValue
+  {
+    [
+      "apiVersion": .string(apiVersion), "kind": .string(kind),
+      "metadata": ["namespace": .string(namespace), "name": .string(name)],
+      "involvedObject": ["kind": "ReplicaSet", "namespace": .string(namespace), "name": "web"],
+      "reason": "InjectionFailed", "message": "planted", "type": "Warning",
+    ]
+  }
+
+  static let traversal = "x/../../../../api/v1/namespaces/kube-system/configmaps?x="
+
+  static let invalidEntries: [(String, String, String, JSONValue)] = [
+    (
+      "a namespace that climbs out of the Event path", traversal, "web.0123456789abcdef",
+      eventBody(namespace: traversal, name: "web.0123456789abcdef")
+    ),
+    (
+      "a namespace libcurl cannot put in a URL", "team a", "web.0123456789abcdef",
+      eventBody(namespace: "team a", name: "web.0123456789abcdef")
+    ),
+    (
+      "a name that is not a DNS subdomain", "team-a", "../configmaps/x",
+      eventBody(namespace: "team-a", name: "../configmaps/x")
+    ),
+    (
+      "a body in another namespace", "team-a", "web.0123456789abcdef",
+      eventBody(namespace: "kube-system", name: "web.0123456789abcdef")
+    ),
+    (
+      "a body with another name", "team-a", "web.0123456789abcdef",
+      eventBody(namespace: "team-a", name: "other.0123456789abcdef")
+    ),
+    (
+      "a body that is not an Event", "team-a", "web.0123456789abcdef",
+      eventBody(namespace: "team-a", name: "web.0123456789abcdef", kind: "ConfigMap")
+    ),
+    (
+      "a body of another API", "team-a", "web.0123456789abcdef",
+      eventBody(namespace: "team-a", name: "web.0123456789abcdef", apiVersion: "events.k8s.io/v1")
+    ),
+  ]
+
+  @Test(arguments: invalidEntries)
+  func anInvalidEntryIsSetAsideUnsentAndTheRestDelivered(
+    _ what: String, namespace: String, name: String, body: JSONValue
+  ) throws {
+    try Self.withOutbox { outbox in
+      let planted = "1795929000.1-1-0-0123456789abcdef.json"
+      #expect(Self.plant(in: outbox, file: planted, namespace: namespace, name: name, body: body))
+      let good = try Self.spool(Self.event(), in: outbox)
+      let server = FakeAPIServer()
+      let report = Self.deliverer(server, outbox).drain(now: Self.now)
+      #expect(server.requests.map(\.path) == [Self.collection(.coreV1)], "\(what)")
+      #expect(report.sent == 1, "\(what)")
+      #expect(report.rejected == 1, "\(what)")
+      #expect(Self.names(in: outbox.directory) == ["rejected"], "\(what)")
+      #expect(Self.names(in: outbox.rejectedDirectory) == [planted], "\(what)")
+      #expect(report.finished == [planted, good], "\(what)")
+      #expect(
+        report.problems.count == 1 && report.problems[0].contains(planted)
+          && report.problems[0].contains(outbox.rejectedDirectory), "\(what): \(report.problems)")
+      #expect(!report.problems.joined().contains(namespace) || namespace == "team-a", "\(what): value echoed")
+    }
+  }
+
+  @Test func aURLErrorIsPermanentAndTheDrainGoesOn() throws {
+    try Self.withOutbox { outbox in
+      let first = try Self.spool(Self.event(rule: "a"), in: outbox)
+      let second = try Self.spool(
+        Self.event(rule: "b"), in: outbox, at: Timestamp(secondsSinceEpoch: Self.now.secondsSinceEpoch + 1))
+      let server = FakeAPIServer()
+      server.script = [.failure(TransportError(code: 3, message: "URL using bad/illegal format or missing URL"))]
+      let report = Self.deliverer(server, outbox).drain(now: Self.now)
+      #expect(server.requests.count == 2)
+      #expect(report.rejected == 1)
+      #expect(report.sent == 1)
+      #expect(report.deferred == 0)
+      #expect(report.finished == [first, second])
+      #expect(Self.names(in: outbox.rejectedDirectory) == [first])
+      #expect(report.problems.count == 1 && report.problems[0].contains("refused for good"), "\(report.problems)")
+    }
+  }
+}
+
+extension EventDelivererTests {
+  // MARK: one deliverer per outbox (issue 12)
+
+  @Test func oneDelivererHoldsTheLockAndTakesWhatArrivesMeanwhile() throws {
+    try Self.withOutbox { outbox in
+      _ = try Self.spool(Self.event(rule: "a"), in: outbox)
+      let lock = try #require(try OutboxLock.take(outbox))
+      #expect(try OutboxLock.take(outbox) == nil, "a second deliverer got the lock")
+      let server = FakeAPIServer()
+      var arrived: [String] = []
+      server.beforeAnswer = { _ in
+        // Two writers spool while the deliverer is busy; they find the lock taken and leave their Events to it.
+        guard arrived.count < 2 else { return }
+        let time = Timestamp(secondsSinceEpoch: Self.now.secondsSinceEpoch + Int64(arrived.count) + 1)
+        arrived.append((try? Self.spool(Self.event(rule: "r\(arrived.count)"), in: outbox, at: time)) ?? "")
+        do {
+          #expect(try OutboxLock.take(outbox) == nil, "the lock was free while a deliverer drained")
+        } catch {
+          Issue.record(error)
+        }
+      }
+      let report = Self.deliverer(server, outbox).drain(holding: lock, now: { Self.now })
+      #expect(report.sent == 3)
+      #expect(!report.handOver)
+      #expect(Self.names(in: outbox.directory).isEmpty)
+      #expect(try OutboxLock.take(outbox) != nil, "the lock was not given up")
+    }
+  }
+
+  @Test func anEntryLeftAfterAFailureIsNotRetriedByTheSameDeliverer() throws {
+    try Self.withOutbox { outbox in
+      let name = try Self.spool(Self.event(), in: outbox)
+      let server = FakeAPIServer()
+      server.script = [.success(FakeAPIServer.status(500, "InternalError", "failed calling webhook"))]
+      let lock = try #require(try OutboxLock.take(outbox))
+      let report = Self.deliverer(server, outbox).drain(holding: lock, now: { Self.now })
+      #expect(server.requests.count == 1)
+      #expect(report.deferred == 1)
+      #expect(Self.names(in: outbox.directory) == [name])
+      #expect(try OutboxLock.take(outbox) != nil)
+    }
+  }
+
+  @Test func whenTheBudgetRunsOutWhileEventsArriveTheLockIsHandedOver() throws {
+    try Self.withOutbox { outbox in
+      _ = try Self.spool(Self.event(rule: "a"), in: outbox)
+      let server = FakeAPIServer()
+      server.latency = 60
+      var late: [String] = []
+      server.beforeAnswer = { _ in
+        // Each request takes 60 ms of a 100 ms budget, and another Event arrives meanwhile.
+        guard late.count < 2 else { return }
+        let time = Timestamp(secondsSinceEpoch: Self.now.secondsSinceEpoch + 5 + Int64(late.count))
+        late.append((try? Self.spool(Self.event(rule: "late\(late.count)"), in: outbox, at: time)) ?? "")
+      }
+      let lock = try #require(try OutboxLock.take(outbox))
+      let report = Self.deliverer(server, outbox, budget: 100).drain(holding: lock, now: { Self.now })
+      #expect(report.sent == 2)
+      #expect(report.handOver)
+      #expect(try OutboxLock.take(outbox) == nil, "the lock must stay held for the successor")
+      #expect(Self.names(in: outbox.directory) == [late[1]])
+      lock.release()
+    }
+  }
+
+  @Test func anUnreachableAPIServerEndsTheRunAndFreesTheLock() throws {
+    try Self.withOutbox { outbox in
+      _ = try Self.spool(Self.event(rule: "a"), in: outbox)
+      _ = try Self.spool(Self.event(rule: "b"), in: outbox)
+      let server = FakeAPIServer()
+      server.script = [.failure(TransportError(code: 7, message: "Connection refused"))]
+      let lock = try #require(try OutboxLock.take(outbox))
+      let report = Self.deliverer(server, outbox).drain(holding: lock, now: { Self.now })
+      #expect(report.unreachable && !report.handOver)
+      #expect(server.requests.count == 1)
+      #expect(try OutboxLock.take(outbox) != nil)
+    }
+  }
+
+  @Test func aLockIsTakenOverThroughAnInheritedDescriptor() throws {
+    try Self.withOutbox { outbox in
+      let first = try #require(try OutboxLock.take(outbox))
+      // What a process started with the lock holds: a descriptor of the same open directory.
+      let inherited = dup(first.descriptor)
+      let second = try #require(try OutboxLock.take(outbox, inherited: inherited))
+      #expect(second.descriptor == inherited)
+      // A descriptor of another directory is no lock.
+      try Self.withOutbox { other in
+        let stranger = try #require(try OutboxLock.take(other))
+        #expect(try OutboxLock.take(outbox, inherited: dup(stranger.descriptor)) == nil)
+      }
+      second.release()
+      #expect(try OutboxLock.take(outbox) != nil)
+    }
+  }
+
+  @Test func aRefusedOutboxHasNoLock() throws {
+    try Self.withOutbox { outbox in
+      #expect(chmod(outbox.directory, 0o777) == 0)
+      #expect(throws: FileError.self) { try OutboxLock.take(outbox) }
+    }
+  }
+
+  // MARK: Events held in memory (the outbox was refused)
+
+  @Test func heldEventsAreDeliveredFromMemoryAndTheirRepeatsCountedTogether() throws {
+    let server = FakeAPIServer()
+    let event = Self.event()
+    let held = try (0..<3).map { index in
+      HeldEvent(
+        name: "1795929569.42-7-\(index)-x.json",
+        pending: try #require(PendingEvent(json: OutboxEntry(api: .coreV1, event: event).json)))
+    }
+    let report = Self.deliverer(server, Outbox(directory: "/nonexistent")).deliver(held: held)
+    #expect(report.sent == 1)
+    #expect(report.aggregated == 2)
+    #expect(server.requests.map(\.method) == ["POST"])
+    #expect(server.events[Self.object(event, .coreV1)]?["count"] == 3)
+  }
+
+  @Test func aHeldEventThatCannotBeDeliveredIsReportedLost() throws {
+    let server = FakeAPIServer()
+    server.script = [.failure(TransportError(code: 7, message: "Connection refused"))]
+    let held = [Self.event(rule: "a"), Self.event(rule: "b")].enumerated().map { index, event in
+      HeldEvent(name: "n\(index).json", pending: PendingEvent(json: OutboxEntry(api: .coreV1, event: event).json)!)
+    }
+    let report = Self.deliverer(server, Outbox(directory: "/nonexistent")).deliver(held: held)
+    #expect(server.requests.count == 1)
+    #expect(report.deferred == 2)
+    #expect(report.problems.count == 2)
+    #expect(report.problems.allSatisfy { $0.contains("lost") }, "\(report.problems)")
   }
 }
 

@@ -144,7 +144,7 @@ struct ConfigLoaderTests {
     #expect(config.events.reportingInstance == "")
     #expect(config.events.regarding == .owner)
     #expect(config.events.timeoutMilliseconds == 2000)
-    #expect(config.events.outbox == "/tmp/podinject/outbox")
+    #expect(config.events.outbox == Outbox.defaultDirectory)  // /tmp/podinject-<euid>/outbox (OutboxTests)
     #expect(config.events.logFile == "")
     #expect(config.rules.isEmpty)
   }

@@ -124,4 +124,142 @@ struct OutboxTests {
       #expect(outbox.pendingFiles().count == 1)
     }
   }
+
+  // MARK: only a private directory is used (issue 12)
+
+  /// A directory another user could have made or can still write: the outbox refuses it, writes nothing
+  /// in it and reads nothing from it.
+  static let hostileDirectories: [(String, owner: UInt32?, mode: UInt32)] = [
+    ("owned by another user", 65534, 0o700),
+    ("writable by others", nil, 0o777),
+    ("writable by the group", nil, 0o770),
+  ]
+
+  @Test(arguments: hostileDirectories)
+  func aDirectoryOthersControlIsNeverWrittenNorRead(_ what: String, owner: UInt32?, mode: UInt32) throws {
+    try Self.withTemporaryDirectory { directory in
+      let outbox = directory + "/outbox"
+      #expect(mkdir(outbox, 0o700) == 0)
+      #expect(chmod(outbox, mode) == 0)
+      if let owner { #expect(chown(outbox, owner, owner) == 0) }
+      defer {
+        for name in Self.allNames(in: outbox) { unlink(outbox + "/" + name) }
+        rmdir(outbox)
+      }
+      // What another user left there, dressed as an entry.
+      let planted = "1795929000.1-1-0-0123456789abcdef.json"
+      #expect(
+        LocalFiles.writeAtomically(
+          Self.entry(rule: "planted").json.serializedBytes(), to: outbox + "/" + planted,
+          temporary: outbox + "/.planted.tmp") == nil)
+      let count = Outbox(directory: outbox).spool([Self.entry(rule: "a")], now: Fixture.now)
+      #expect(count.spooled == 0, "\(what)")
+      #expect(count.errors.count == 1, "\(what)")
+      #expect(count.errors.first?.contains("refused") == true, "\(what): \(count.errors)")
+      #expect(Self.allNames(in: outbox) == [planted], "\(what): something was written")
+      #expect(Outbox(directory: outbox).pendingFiles().isEmpty, "\(what): its files were read")
+    }
+  }
+
+  @Test func aSymlinkedOutboxIsNeverWrittenNorRead() throws {
+    try Self.withTemporaryDirectory { directory in
+      let target = directory + "/target"
+      #expect(mkdir(target, 0o700) == 0)
+      let planted = "1795929000.1-1-0-0123456789abcdef.json"
+      #expect(
+        LocalFiles.writeAtomically(
+          Array("{}".utf8), to: target + "/" + planted, temporary: target + "/.planted.tmp") == nil)
+      #expect(symlink(target, directory + "/outbox") == 0)
+      defer {
+        unlink(target + "/" + planted)
+        rmdir(target)
+        unlink(directory + "/outbox")
+      }
+      let outbox = Outbox(directory: directory + "/outbox")
+      let count = outbox.spool([Self.entry(rule: "a")], now: Fixture.now)
+      #expect(count.spooled == 0)
+      #expect(count.errors.first?.contains("symbolic link") == true, "\(count.errors)")
+      #expect(Self.allNames(in: target) == [planted])
+      #expect(outbox.pendingFiles().isEmpty)
+    }
+  }
+
+  @Test func aSymlinkedParentInAWorldWritableDirectoryIsRefused() throws {
+    try Self.withTemporaryDirectory { directory in
+      // /tmp-like: writable by everyone; another user's symlink stands where our directory should be.
+      let shared = directory + "/shared"
+      #expect(mkdir(shared, 0o700) == 0)
+      #expect(chmod(shared, 0o1777) == 0)
+      let target = directory + "/target"
+      #expect(mkdir(target, 0o700) == 0)
+      #expect(symlink(target, shared + "/podinject") == 0)
+      defer {
+        for name in Self.allNames(in: target + "/outbox") { unlink(target + "/outbox/" + name) }
+        rmdir(target + "/outbox")
+        rmdir(target)
+        unlink(shared + "/podinject")
+        rmdir(shared)
+      }
+      let count = Outbox(directory: shared + "/podinject/outbox").spool([Self.entry(rule: "a")], now: Fixture.now)
+      #expect(count.spooled == 0)
+      #expect(Self.allNames(in: target).isEmpty, "the symlink was followed")
+    }
+  }
+
+  @Test func inAWorldWritableParentTheOutboxIsMadePrivate() throws {
+    try Self.withTemporaryDirectory { directory in
+      // An emptyDir: Kubernetes mounts it world-writable (0777, no sticky bit).
+      let shared = directory + "/emptydir"
+      #expect(mkdir(shared, 0o700) == 0)
+      #expect(chmod(shared, 0o777) == 0)
+      let outbox = Outbox(directory: shared + "/outbox")
+      defer {
+        for name in Self.allNames(in: outbox.directory) { unlink(outbox.directory + "/" + name) }
+        rmdir(outbox.directory)
+        rmdir(shared)
+      }
+      let count = outbox.spool([Self.entry(rule: "a")], now: Fixture.now)
+      #expect(count.spooled == 1, "\(count.errors)")
+      var info = stat()
+      #expect(lstat(outbox.directory, &info) == 0)
+      #expect(info.st_mode & 0o777 == 0o700)
+      #expect(info.st_uid == geteuid())
+      #expect(outbox.pendingFiles().count == 1)
+    }
+  }
+
+  @Test func aMissingDirectoryIsMissingNotRefused() throws {
+    try Self.withTemporaryDirectory { directory in
+      #expect(throws: FileError.self) { try PrivateDirectory.open(directory + "/none", create: false) }
+      do throws(FileError) {
+        _ = try PrivateDirectory.open(directory + "/none/outbox", create: false)
+      } catch {
+        #expect(error.missing)
+      }
+      #expect(chmod(directory, 0o777) == 0)
+      do throws(FileError) {
+        _ = try PrivateDirectory.open(directory, create: false)
+        Issue.record("a world-writable directory was opened")
+      } catch {
+        #expect(!error.missing)
+        #expect(error.description.contains("writable by its group or by others (mode 777)"), "\(error)")
+      }
+    }
+  }
+
+  @Test func theDefaultOutboxIsOnePerUser() {
+    #expect(Outbox.defaultDirectory == "/tmp/podinject-\(geteuid())/outbox")
+  }
+
+  @Test func aTemporaryFileNeverFollowsASymlink() throws {
+    try Self.withTemporaryDirectory { directory in
+      let victim = directory + "/victim"
+      #expect(LocalFiles.writeAtomically(Array("precious".utf8), to: victim, temporary: directory + "/.v") == nil)
+      // Another user guessed the temporary name and put a symlink there.
+      #expect(symlink(victim, directory + "/.entry.tmp") == 0)
+      _ = LocalFiles.writeAtomically(
+        Array("{}".utf8), to: directory + "/entry.json", temporary: directory + "/.entry.tmp")
+      #expect(Self.read(victim) == Array("precious".utf8))
+    }
+  }
 }

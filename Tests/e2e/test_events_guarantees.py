@@ -263,8 +263,11 @@ def run_with_extra_pipe(argv: list[str], env: dict[str, str], body: bytes, cwd: 
     return eof, {k: bytes(v) for k, v in data.items()}, code, pipes
 
 
-def check_fds_not_inherited(pid: int, api_port: int, parent_pipes: set[tuple[int, int]]) -> None:
-    """fds 0-2 on /dev/null; anything else must be something the deliverer opened itself:
+def check_fds_not_inherited(pid: int, api_port: int, parent_pipes: set[tuple[int, int]],
+                            outbox: Path | None = None) -> None:
+    """fds 0-2 on /dev/null; fd 3 the outbox directory, which carries the outbox lock (the one thing a
+    deliverer is handed, issue 12); anything else must be something the deliverer opened itself:
+    - the outbox directory, which it works in (openat, renameat), or
     - a TCP socket connected to the fake API server (the request being delivered), or
     - one end of an AF_UNIX socketpair whose other end is in this same process (libcurl's wakeup pair), or
     - an eventfd (what newer libcurl builds use for that wakeup instead of a socketpair).
@@ -272,6 +275,8 @@ def check_fds_not_inherited(pid: int, api_port: int, parent_pipes: set[tuple[int
     fds = proc_fds(pid)
     for fd in (0, 1, 2):
         assert fds.get(fd) == "/dev/null", f"deliverer fd {fd} is {fds.get(fd)!r}, not /dev/null (all: {fds})"
+    if outbox is not None:
+        assert fds.get(3) == str(outbox), f"deliverer fd 3 is {fds.get(3)!r}, not the outbox lock (all: {fds})"
     held = set()
     for fd in fds:
         try:
@@ -284,7 +289,7 @@ def check_fds_not_inherited(pid: int, api_port: int, parent_pipes: set[tuple[int
     unix = unix_peers()
     own_sockets = {int(m.group(1)) for t in fds.values() if (m := _SOCKET.match(t))}
     for fd, target in sorted(fds.items()):
-        if fd <= 2:
+        if fd <= 2 or (outbox is not None and target == str(outbox)):
             continue
         m = _SOCKET.match(target)
         if m:
@@ -334,7 +339,7 @@ def test_detached_deliverer_is_detached_and_holds_nothing_of_its_parent(site_fac
         assert int(status["SigIgn"], 16) & SIGPIPE_BIT, f"SIGPIPE not ignored: SigIgn={status['SigIgn']}"
         assert int(status["SigBlk"], 16) == 0, f"signals blocked in the deliverer: {status['SigBlk']}"
         assert os.path.realpath(f"/proc/{pid}/exe") == os.path.realpath(h.BIN), "the deliverer is podinject"
-        check_fds_not_inherited(pid, site.api.port, pipes)
+        check_fds_not_inherited(pid, site.api.port, pipes, site.outbox)
         assert not site.stored(), "the stall is still on: nothing can be stored yet"
 
         # After the stall, the Event arrives and the deliverer ends.
@@ -438,6 +443,16 @@ def test_set_aside_entries_are_bounded_too(site_factory, podinject_bin):
     assert "dropped the 1 oldest set-aside Event(s)" in r.err, r.err[-800:]
 
 
+def paths_in(line: str) -> list[str]:
+    """The paths a traced call (strace -y) names: `AT_FDCWD, "path"`, `"path"`, or `fd</dir>, "name"` (the file
+    operations of podinject are relative to a directory it opened and checked)."""
+    out = []
+    for m in re.finditer(r'(?:(\d+)<([^>]*)>, |AT_FDCWD, )?"([^"]*)"', line):
+        directory, name = m.group(2), m.group(3)
+        out.append(name if directory is None or name.startswith("/") else f"{directory}/{name}")
+    return out
+
+
 def test_empty_logfile_means_the_deliverer_writes_nowhere(site_factory, podinject_bin, tmp_path):
     """events.logFile "": the detached deliverer (stderr on /dev/null) creates no file and opens nothing for
     writing except in the outbox. Seen two ways: the file tree, and strace of every process of the
@@ -453,7 +468,7 @@ def test_empty_logfile_means_the_deliverer_writes_nowhere(site_factory, podinjec
     before = {x for x in tmp_path.rglob("*")}
     try:
         cgi_admit(site, failing_review(1), cwd=cwd,
-                  argv_prefix=[STRACE, "-f", "-qq", "-s", "4096", "-e", "trace=openat,open,creat,mkdir,mkdirat,rename,renameat,"
+                  argv_prefix=[STRACE, "-f", "-qq", "-y", "-s", "4096", "-e", "trace=openat,open,creat,mkdir,mkdirat,rename,renameat,"
                                                          "renameat2,execve", "-o", str(trace), "--"])
         # strace -f ends after the last traced process, the deliverer, has ended
         assert [q for q in site.api.requests if q.status == 403], site.request_summary()
@@ -477,8 +492,7 @@ def test_empty_logfile_means_the_deliverer_writes_nowhere(site_factory, podinjec
         "the audit must at least see the deliverer set the refused Event aside:\n" + "\n".join(changes)
     outbox = str(site.outbox) + "/"
     outside = [ln for ln in changes
-               if any(not (p == "/dev/null" or p.startswith(outbox) or p == outbox[:-1])
-                      for p in re.findall(r'"([^"]*)"', ln))]
+               if any(not (p == "/dev/null" or p.startswith(outbox) or p == outbox[:-1]) for p in paths_in(ln))]
     assert outside == [], "the deliverer wrote outside the outbox:\n" + "\n".join(outside)
 
 

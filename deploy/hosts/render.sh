@@ -76,10 +76,14 @@ for name in TLS_CERT TLS_KEY BINARY CONFIG RUN_DIR FCGI_SOCKET; do
   [[ ${vars[$name]} == /* ]] || { echo "render.sh: @$name@ must be an absolute path: ${vars[$name]}" >&2; exit 1; }
 done
 
-# lighttpd's mod_cgi starts programs with only the CGI variables: list what podinject needs.
+# lighttpd's mod_cgi starts programs with only the CGI variables: list what podinject needs, with the
+# proxy settings an operator gives the container (HTTPS_PROXY, NO_PROXY: Event delivery reads them as
+# client-go does). HTTP_PROXY is set empty: lighttpd already never passes a client's `Proxy:` header as
+# HTTP_PROXY ("httpoxy"), and this says so.
 lighttpd_string() { local s=${1//\\/\\\\}; s=${s//\"/\\\"}; printf '"%s"' "$s"; }
-cgi_env=$(printf '"PODINJECT_CONFIG" => %s' "$(lighttpd_string "${vars[CONFIG]}")")
-for name in POD_NAME KUBERNETES_SERVICE_HOST KUBERNETES_SERVICE_PORT KUBECONFIG PODINJECT_SERVICEACCOUNT_DIR; do
+cgi_env=$(printf '"PODINJECT_CONFIG" => %s, "HTTP_PROXY" => ""' "$(lighttpd_string "${vars[CONFIG]}")")
+for name in POD_NAME KUBERNETES_SERVICE_HOST KUBERNETES_SERVICE_PORT KUBECONFIG PODINJECT_SERVICEACCOUNT_DIR \
+  HTTPS_PROXY https_proxy NO_PROXY no_proxy; do
   if [[ -n ${!name:-} ]]; then
     value=${!name}
     [[ $value != *$'\n'* ]] || { echo "render.sh: newline in \$$name" >&2; exit 1; }

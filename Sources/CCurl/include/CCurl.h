@@ -12,12 +12,15 @@
 enum {
   CCurl_OPT_WRITEDATA = 10001,
   CCurl_OPT_URL = 10002,
+  CCurl_OPT_PROXY = 10004,
   CCurl_OPT_ERRORBUFFER = 10010,
   CCurl_OPT_WRITEFUNCTION = 20011,
   CCurl_OPT_HTTPHEADER = 10023,
   CCurl_OPT_SSLCERTTYPE = 10086,
   CCurl_OPT_SSLKEYTYPE = 10088,
   CCurl_OPT_CUSTOMREQUEST = 10036,
+  CCurl_OPT_CAINFO = 10065,
+  CCurl_OPT_CAPATH = 10097,
   CCurl_OPT_POSTFIELDSIZE = 60,
   CCurl_OPT_SSL_VERIFYPEER = 64,
   CCurl_OPT_SSL_VERIFYHOST = 81,
@@ -25,6 +28,7 @@ enum {
   CCurl_OPT_TIMEOUT_MS = 155,
   CCurl_OPT_CONNECTTIMEOUT_MS = 156,
   CCurl_OPT_COPYPOSTFIELDS = 10165,
+  CCurl_OPT_NOPROXY = 10177,
   CCurl_OPT_CONNECT_TO = 10243,
   CCurl_OPT_SSLCERT_BLOB = 40291,
   CCurl_OPT_SSLKEY_BLOB = 40292,
@@ -62,8 +66,9 @@ long CCurl_response_code(void *handle);
 const char *CCurl_strerror(int code);
 
 /// Starts `path` with `argv` and `envp` in a new session, fds 0-2 on /dev/null and every other fd
-/// closed, so that it outlives the caller and holds no pipe of a CGI host open.
-/// Returns the child's pid, or -errno.
-pid_t CCurl_spawn_detached(const char *path, char *const argv[], char *const envp[]);
+/// closed, so that it outlives the caller and holds no pipe of a CGI host open. Two exceptions, each
+/// when not -1: `stdin_fd` becomes its fd 0 (a pipe it reads what it is handed), and `passed_fd` its fd 3
+/// (a descriptor that carries a lock). Returns the child's pid, or -errno.
+pid_t CCurl_spawn_detached(const char *path, char *const argv[], char *const envp[], int stdin_fd, int passed_fd);
 
 #endif

@@ -60,7 +60,7 @@ public struct InjectionConfig: Sendable {
     public var reportingInstance = ""
     public var regarding: RegardingPolicy = .owner
     public var timeoutMilliseconds = 2000
-    public var outbox = "/tmp/podinject/outbox"
+    public var outbox = Outbox.defaultDirectory
     public var logFile = ""
     public init() {}
   }

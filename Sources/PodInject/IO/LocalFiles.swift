@@ -8,9 +8,12 @@
 public struct FileError: Error, Sendable, Equatable, CustomStringConvertible {
   public var path: String
   public var reason: String
-  public init(path: String, reason: String) {
+  /// The path does not exist (which, for a directory podinject makes itself, only means it is empty).
+  public var missing: Bool
+  public init(path: String, reason: String, missing: Bool = false) {
     self.path = path
     self.reason = reason
+    self.missing = missing
   }
   public var description: String { "\(path): \(reason)" }
 }
@@ -74,42 +77,84 @@ public enum LocalFiles {
     return names
   }
 
-  /// Creates `path` and its parents (mode 0700); nil on success, else why not.
-  public static func makeDirectory(_ path: String) -> String? {
-    var current = path.hasPrefix("/") ? "" : "."
-    for part in path.split(separator: "/") {
-      current += "/" + part
-      if mkdir(current, 0o700) != 0 && errno != EEXIST {
-        return "cannot create \(current): \(String(cString: strerror(errno)))"
-      }
-    }
-    return nil
+  /// Writes `bytes` to `temporary` and renames it to `path`, in the directory that holds them (which the
+  /// caller has chosen), so no reader sees half a file; nil on success, else why not. Neither name is
+  /// followed if it is a symbolic link.
+  public static func writeAtomically(_ bytes: [UInt8], to path: String, temporary: String) -> String? {
+    let (parent, name) = split(path)
+    let temporaryName = split(temporary).name
+    let directory = open(parent, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+    guard directory >= 0 else { return "cannot open \(parent): \(String(cString: strerror(errno)))" }
+    defer { close(directory) }
+    return writeAtomically(bytes, named: name, temporary: temporaryName, in: directory, path: parent)
   }
 
-  /// Writes `bytes` to `temporary` and renames it to `path`, so no reader sees half a file; nil on
-  /// success, else why not.
-  public static func writeAtomically(_ bytes: [UInt8], to path: String, temporary: String) -> String? {
-    let fd = open(temporary, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o600)
-    guard fd >= 0 else { return "cannot write \(temporary): \(String(cString: strerror(errno)))" }
+  /// Writes `bytes` to `temporary` in the open `directory` (created exclusively: never a file that was
+  /// there, never through a symbolic link) and renames it to `name`; nil on success, else why not.
+  /// `path` names the directory in messages.
+  public static func writeAtomically(
+    _ bytes: [UInt8], named name: String, temporary: String, in directory: Int32, path: String
+  ) -> String? {
+    let flags = O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC
+    var fd = openat(directory, temporary, flags, 0o600)
+    if fd < 0 && errno == EEXIST {
+      // Left by a writer that died with this pid: only this user can write here.
+      unlinkat(directory, temporary, 0)
+      fd = openat(directory, temporary, flags, 0o600)
+    }
+    guard fd >= 0 else { return "cannot write \(path)/\(temporary): \(String(cString: strerror(errno)))" }
     var written = 0
     while written < bytes.count {
       let n = bytes[written...].withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
       if n < 0 && errno == EINTR { continue }
       guard n > 0 else {
-        let problem = "cannot write \(temporary): \(String(cString: strerror(errno)))"
+        let problem = "cannot write \(path)/\(temporary): \(String(cString: strerror(errno)))"
         close(fd)
-        unlink(temporary)
+        unlinkat(directory, temporary, 0)
         return problem
       }
       written += n
     }
     close(fd)
-    guard rename(temporary, path) == 0 else {
-      let problem = "cannot rename into \(path): \(String(cString: strerror(errno)))"
-      unlink(temporary)
+    guard renameat(directory, temporary, directory, name) == 0 else {
+      let problem = "cannot rename into \(path)/\(name): \(String(cString: strerror(errno)))"
+      unlinkat(directory, temporary, 0)
       return problem
     }
     return nil
+  }
+
+  /// Opens `path` to append log lines (`events.logFile`), creating it when missing; nil when it cannot
+  /// be used. The way to it follows the rules of `PrivateDirectory`. In a directory only root or this
+  /// user can write, the name is opened as it is, a symbolic link included: `/proc/1/fd/1`, the
+  /// container's log stream, is one (to a pipe). In a directory others can write, only a regular file
+  /// of this user is used, never through a symbolic link another user could have put there.
+  public static func openForAppending(_ path: String) -> Int32? {
+    let (parent, name) = split(path)
+    guard !name.isEmpty,
+      let directory = try? PrivateDirectory.descriptor(reaching: parent, create: false, privateEnd: false)
+    else { return nil }
+    defer { close(directory) }
+    var info = stat()
+    guard fstat(directory, &info) == 0 else { return nil }
+    let closed = PrivateDirectory.closedToOthers(info)
+    // Non-blocking while opening: a FIFO nobody reads would otherwise hang the open.
+    let flags = O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NONBLOCK | (closed ? 0 : O_NOFOLLOW)
+    let fd = openat(directory, name, flags, closed ? 0o644 : 0o600)
+    guard fd >= 0 else { return nil }
+    guard fstat(fd, &info) == 0, closed || ((info.st_mode & S_IFMT) == S_IFREG && info.st_uid == geteuid()) else {
+      close(fd)
+      return nil
+    }
+    _ = fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK)
+    return fd
+  }
+
+  /// The directory part (`.` when there is none) and the last name of `path`.
+  static func split(_ path: String) -> (directory: String, name: String) {
+    guard let slash = path.lastIndex(of: "/") else { return (".", path) }
+    let directory = path[..<slash]
+    return (directory.isEmpty ? "/" : String(directory), String(path[path.index(after: slash)...]))
   }
 }
 
@@ -124,13 +169,5 @@ extension LocalFiles {
     return FileFingerprint(
       device: UInt64(info.st_dev), inode: UInt64(info.st_ino), size: Int64(info.st_size),
       modified: time(info.st_mtim), changed: time(info.st_ctim))
-  }
-
-  /// Whether `path` is a directory owned by this user and closed to others (so what is read from it
-  /// was written by podinject itself).
-  public static func isPrivateDirectory(_ path: String) -> Bool {
-    var info = stat()
-    guard lstat(path, &info) == 0 else { return false }
-    return (info.st_mode & S_IFMT) == S_IFDIR && info.st_uid == geteuid() && (info.st_mode & 0o077) == 0
   }
 }
