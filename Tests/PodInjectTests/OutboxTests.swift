@@ -259,7 +259,7 @@ struct OutboxTests {
       #expect(symlink(victim, directory + "/.entry.tmp") == 0)
       _ = LocalFiles.writeAtomically(
         Array("{}".utf8), to: directory + "/entry.json", temporary: directory + "/.entry.tmp")
-      #expect(Self.read(victim) == Array("precious".utf8))
+      #expect(TestFiles.read(victim) == Array("precious".utf8))
     }
   }
 }
