@@ -58,7 +58,8 @@ struct ReviewSession {
     }
     let request: AdmissionRequest
     do {
-      request = try AdmissionRequest.decode(body)
+      // The API server sends JSON; YAML is a convenience of stdin mode only (SPEC §1).
+      request = try AdmissionRequest.decode(body, allowingYAML: mode == .stdin)
     } catch {
       return refuse(HTTPFront.HTTPError(status: 400, message: error.message))
     }

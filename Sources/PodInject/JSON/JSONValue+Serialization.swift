@@ -101,7 +101,7 @@ private struct JSONWriter {
   /// Stored text is written as is when it is a JSON number; code that built `.number("NaN")` gets
   /// `null` rather than a document the API server would reject.
   private mutating func writeNumber(_ text: String) {
-    if JSONWriter.isNumber(text) {
+    if JSONValue.isNumberText(text) {
       output.append(contentsOf: text.utf8)
     } else if let number = Double(text), number.isFinite {
       output.append(contentsOf: number.description.utf8)
@@ -140,9 +140,11 @@ private struct JSONWriter {
     }
     output.append(UInt8(ascii: "\""))
   }
+}
 
+extension JSONValue {
   /// Whether `text` is exactly one number by the RFC 8259 grammar.
-  static func isNumber(_ text: String) -> Bool {
+  static func isNumberText(_ text: String) -> Bool {
     var bytes = text.utf8.makeIterator()
     var byte = bytes.next()
     func isDigit(_ byte: UInt8?) -> Bool { byte.map { $0 &- UInt8(ascii: "0") < 10 } ?? false }
