@@ -36,6 +36,7 @@ LINEAR = [
     ("Unicode-equivalent JSON keys", adv.equivalent_keys, 15_000, adv.TYPICAL_RULES),
     ("ASCII JSON keys", adv.many_labels, 60_000, adv.TYPICAL_RULES),
     ("tiny containers with env", adv.tiny_containers, 20_000, adv.TYPICAL_RULES),
+    ("volumes and mounts", adv.volumes_and_mounts, 6_000, adv.MOUNT),
 ]
 
 

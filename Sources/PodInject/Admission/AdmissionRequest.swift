@@ -17,6 +17,9 @@ public struct AdmissionRequest: Sendable {
   public var dryRun: Bool
   /// The whole `request` member, as templates see it under `.request`.
   public var raw: JSONValue
+  /// At least the compact JSON size of `object`, when known for free: the length of the JSON text
+  /// the review was read from (writing a parsed value never takes more bytes than its text did).
+  public var objectBytesBound: Int? = nil
 
   /// Whether this is a Pod itself (not a subresource such as `pods/status`).
   public var isPod: Bool { kind == "Pod" && group.isEmpty && subResource.isEmpty }
@@ -49,7 +52,10 @@ extension AdmissionRequest {
   public static func decode(_ bytes: [UInt8], allowingYAML: Bool = true, maxDepth: Int = 256)
     throws(ReviewInputError) -> AdmissionRequest
   {
-    try decode(review: parseDocument(bytes, allowingYAML: allowingYAML, maxDepth: maxDepth).document)
+    let (document, isJSON) = try parseDocument(bytes, allowingYAML: allowingYAML, maxDepth: maxDepth)
+    var request = try decode(review: document)
+    if isJSON { request.objectBytesBound = bytes.count }
+    return request
   }
 
   /// Parses the input document, reporting where reading stopped. Messages give positions and types,

@@ -18,3 +18,33 @@ struct ByteKey: Hashable, Sendable {
     Array(text.utf8).withUnsafeBytes { hasher.combine(bytes: $0) }
   }
 }
+
+/// A set of names compared by bytes: a plain list while it is small (what almost every pod has, at
+/// no set-up cost), hashed once it is large, so that lookups stay cheap however many names a pod has.
+struct NameSet {
+  private var list: [String]
+  private var hashed: Set<ByteKey>? = nil
+
+  init(_ names: [String]) {
+    list = []
+    for name in names { insert(name) }
+  }
+
+  func contains(_ name: String) -> Bool {
+    if let hashed { return hashed.contains(ByteKey(name)) }
+    return list.contains { JSONObject.sameKey($0, name) }
+  }
+
+  /// Adds `name`; false when it was already there.
+  @discardableResult
+  mutating func insert(_ name: String) -> Bool {
+    if hashed != nil { return hashed!.insert(ByteKey(name)).inserted }
+    guard !contains(name) else { return false }
+    list.append(name)
+    if list.count > 32 {
+      hashed = Set(list.map(ByteKey.init))
+      list = []
+    }
+    return true
+  }
+}
