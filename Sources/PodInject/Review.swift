@@ -46,7 +46,7 @@ public enum Review {
 
     let namespace = request.namespace.isEmpty ? "default" : request.namespace
     var settings: InjectionConfig
-    var patcher = PodPatcher(pod: pod)
+    var patcher = PodPatcher(pod: pod, sizeBound: request.objectBytesBound)
     switch config {
     case .failure(let error):
       // Nothing can be matched without a configuration, so it stands for every pod CREATE.
@@ -63,7 +63,7 @@ public enum Review {
     let denials = result.failures.filter { $0.policy == .deny }
     if denials.isEmpty {
       recordStatus(settings, previous: pod, patcher: &patcher, result: &result)
-      result.response.patch = JSONPatch(patcher.operations)
+      result.response.patch = patcher.patch
       result.patchedObject = patcher.pod
     } else {
       result.response = .denied(uid: request.uid, message: Signals.denialMessage(denials))

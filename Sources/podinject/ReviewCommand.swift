@@ -42,6 +42,7 @@ struct ReviewSession {
 
   /// Runs the invocation and returns its exit status.
   func run() -> Int32 {
+    Limits.arm(LastWords.beforeReview(mode))
     let body: [UInt8]
     switch readBody() {
     case .success(let bytes): body = bytes
@@ -49,11 +50,14 @@ struct ReviewSession {
     }
     let request: AdmissionRequest
     do {
-      request = try AdmissionRequest.decode(body)
+      // The API server sends JSON; YAML is a convenience of stdin mode only (SPEC §1).
+      request = try AdmissionRequest.decode(body, allowingYAML: mode == .stdin)
     } catch {
       return refuse(HTTPFront.HTTPError(status: 400, message: error.message))
     }
+    Limits.update(LastWords.interrupted(request, deny: false, mode: mode))
     let config = ConfigSource.load(configOption, cached: true)
+    if config.fallbackPolicy == .deny { Limits.update(LastWords.interrupted(request, deny: true, mode: mode)) }
     let environment = ConfigSource.environment(config)
     let result = Review.run(request, config: config, environment: environment)
 
@@ -64,6 +68,7 @@ struct ReviewSession {
 
     let review = result.response.review(apiVersion: request.reviewAPIVersion)
     let answer = review.serializedBytes()
+    Limits.disarm()
     switch mode {
     case .cgi: IO.write(1, Array(HTTPFront.cgiHeader(status: 200, reason: "OK").utf8) + answer)
     case .stdin, .functionRuntime: IO.write(1, answer + [0x0A])
@@ -119,6 +124,7 @@ struct ReviewSession {
 
   /// Answers unusable input the way each mode requires (SPEC §6) and returns the exit status.
   private func refuse(_ error: HTTPFront.HTTPError) -> Int32 {
+    Limits.disarm()
     let message = "podinject: \(error.message)"
     switch mode {
     case .stdin:
@@ -155,5 +161,58 @@ extension HTTPFront.BodyPlan {
   var byteCount: Int? {
     if case .length(let count) = self { return count }
     return nil
+  }
+}
+
+extension ConfigLoad {
+  /// What a decision falls back to when no rule can be applied: `defaults.onError`, as far as it
+  /// could be read (SPEC §4).
+  var fallbackPolicy: FailurePolicy {
+    switch self {
+    case .success(let config): return config.defaults.onError
+    case .failure(let error): return error.fallbackOnError ?? .allow
+    }
+  }
+}
+
+extension LastWords {
+  /// Before the review is read there is no one to answer: a 500 (CGI), or the reason and exit 2.
+  /// Fixed text, with the reason's place marked by a zero byte.
+  static func beforeReview(_ mode: Mode) -> LastWords {
+    let status: StaticString = """
+      {"kind":"Status","apiVersion":"v1","metadata":{},"status":"Failure","message":"podinject: \u{0}",\
+      "reason":"InternalError","code":500}
+      """
+    switch mode {
+    case .stdin:
+      return LastWords(stdout: [], stderr: bytes("podinject: \u{0}\n"), status: Exit.badInput)
+    case .functionRuntime:
+      return LastWords(stdout: bytes(status) + [0x0A], stderr: [], status: Exit.badInput)
+    case .cgi:
+      return LastWords(
+        stdout: Array(HTTPFront.cgiHeader(status: 500, reason: "Internal Server Error").utf8) + bytes(status),
+        stderr: bytes(#"{"level":"error","error":"podinject: \#u{0}"}\#n"#), status: Exit.success)
+    }
+  }
+
+  /// Once the review is read: an AdmissionReview that applies no rule (SPEC §4), and a log line (without
+  /// a time: the handler cannot format one, and the container runtime stamps every line).
+  static func interrupted(_ request: AdmissionRequest, deny: Bool, mode: Mode) -> LastWords {
+    var review = AdmissionResponse.interruptedReview(uid: request.uid, apiVersion: request.reviewAPIVersion, deny: deny)
+    if mode == .cgi {
+      review = bytes("Status: 200 OK\r\nContent-Type: application/json\r\n\r\n") + review
+    } else {
+      review.append(0x0A)
+    }
+    guard mode != .functionRuntime else { return LastWords(stdout: review, stderr: [], status: Exit.success) }
+    var line = bytes(#"{"level":"error","uid":"#)
+    JSONValue.string(request.uid).serialize(into: &line)
+    line += deny ? bytes(#","allowed":false"#) : bytes(#","allowed":true"#)
+    line += bytes(#","error":"podinject: no rule applied: \#u{0}"}\#n"#)
+    return LastWords(stdout: review, stderr: line, status: Exit.success)
+  }
+
+  private static func bytes(_ text: StaticString) -> [UInt8] {
+    Array(UnsafeBufferPointer(start: text.utf8Start, count: text.utf8CodeUnitCount))
   }
 }

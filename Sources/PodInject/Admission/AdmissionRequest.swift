@@ -17,6 +17,9 @@ public struct AdmissionRequest: Sendable {
   public var dryRun: Bool
   /// The whole `request` member, as templates see it under `.request`.
   public var raw: JSONValue
+  /// At least the compact JSON size of `object`, when known for free: the length of the JSON text
+  /// the review was read from (writing a parsed value never takes more bytes than its text did).
+  public var objectBytesBound: Int? = nil
 
   /// Whether this is a Pod itself (not a subresource such as `pods/status`).
   public var isPod: Bool { kind == "Pod" && group.isEmpty && subResource.isEmpty }
@@ -36,44 +39,65 @@ public struct ReviewInputError: Error, Sendable, Equatable, CustomStringConverti
 }
 
 extension AdmissionRequest {
-  /// Reads an AdmissionReview (JSON, or YAML when it does not start with `{`).
-  public static func decode(_ bytes: [UInt8], maxDepth: Int = 256) throws(ReviewInputError) -> AdmissionRequest {
-    try decode(review: parseDocument(bytes, maxDepth: maxDepth))
+  /// What a parsed review may take in memory, estimated while it is read (JSON), so that with
+  /// everything else an admission stays within its 64 MiB: a 3 MiB body of the API server's own
+  /// making takes well under half of it, while `[[1],[1],...]` would take twenty times its size.
+  public static let maxMemory = 40 * 1024 * 1024
+  /// The nodes a YAML review may have (stdin mode), each about a hundred bytes in memory.
+  public static let maxYAMLNodes = 250_000
+
+  /// Reads an AdmissionReview: JSON, or also YAML when `allowingYAML` (stdin mode, SPEC §1; the HTTP
+  /// modes read JSON only, as the API server sends it). JSON text is always read by the JSON parser,
+  /// also after a byte order mark (which it refuses, as the API server's decoder does).
+  public static func decode(_ bytes: [UInt8], allowingYAML: Bool = true, maxDepth: Int = 256)
+    throws(ReviewInputError) -> AdmissionRequest
+  {
+    let (document, isJSON) = try parseDocument(bytes, allowingYAML: allowingYAML, maxDepth: maxDepth)
+    var request = try decode(review: document)
+    if isJSON { request.objectBytesBound = bytes.count }
+    return request
   }
 
-  /// Parses the input document, reporting where reading stopped.
-  static func parseDocument(_ bytes: [UInt8], maxDepth: Int) throws(ReviewInputError) -> JSONValue {
-    guard let first = bytes.firstIndex(where: { !($0 == 0x20 || $0 == 0x0A || $0 == 0x0D || $0 == 0x09) }) else {
+  /// Parses the input document, reporting where reading stopped. Messages give positions and types,
+  /// never the input's own text.
+  static func parseDocument(_ bytes: [UInt8], allowingYAML: Bool, maxDepth: Int) throws(ReviewInputError)
+    -> (document: JSONValue, isJSON: Bool)
+  {
+    guard bytes.contains(where: { !($0 == 0x20 || $0 == 0x0A || $0 == 0x0D || $0 == 0x09) }) else {
       throw ReviewInputError("not valid JSON: byte \(bytes.count): empty input, expected an AdmissionReview")
     }
-    if bytes[first] == UInt8(ascii: "{") || bytes[first] == UInt8(ascii: "[") {
-      return try parseJSON(bytes, maxDepth: maxDepth)
+    let kind = JSONCompatibility.kind(of: bytes)
+    guard kind == .yaml, allowingYAML else {
+      let hint = kind == .yaml ? " (this mode reads JSON only)" : ""
+      return (try parseJSON(bytes, maxDepth: maxDepth, hint: hint), true)
     }
     // YAML is accepted too. Text that is YAML but not a mapping is reported as the JSON error it
     // also is, which names the byte offset; broken YAML is reported with both readings.
     let documents: [JSONValue]
     do {
-      documents = try YAML.parseJSONDocuments(bytes)
+      documents = try YAML.parseJSONDocuments(bytes, maxNodes: maxYAMLNodes)
     } catch {
       let yamlReason = "YAML \(error.description)"
       do {
-        _ = try JSONParser.parse(bytes, maxDepth: maxDepth)
+        _ = try JSONParser.parse(bytes, maxDepth: maxDepth, maxMemory: maxMemory)
       } catch {
         throw ReviewInputError("not valid JSON or YAML: \(yamlReason); JSON \(error.description)")
       }
       throw ReviewInputError("not valid JSON or YAML: \(yamlReason)")
     }
     guard documents.count == 1, let document = documents.first, document.objectValue != nil else {
-      return try parseJSON(bytes, maxDepth: maxDepth)
+      return (try parseJSON(bytes, maxDepth: maxDepth, hint: ""), true)
     }
-    return document
+    return (document, false)
   }
 
-  private static func parseJSON(_ bytes: [UInt8], maxDepth: Int) throws(ReviewInputError) -> JSONValue {
+  private static func parseJSON(_ bytes: [UInt8], maxDepth: Int, hint: String) throws(ReviewInputError)
+    -> JSONValue
+  {
     do {
-      return try JSONParser.parse(bytes, maxDepth: maxDepth)
+      return try JSONParser.parse(bytes, maxDepth: maxDepth, maxMemory: maxMemory)
     } catch {
-      throw ReviewInputError("not valid JSON: \(error.description)")
+      throw ReviewInputError("not valid JSON: \(error.description)\(hint)")
     }
   }
 
@@ -91,7 +115,7 @@ extension AdmissionRequest {
         "not an AdmissionReview: apiVersion must be \(v1) or \(v1beta1), found \(describe(given))")
     }
     guard object["kind"]?.stringValue == "AdmissionReview" else {
-      throw ReviewInputError("not an AdmissionReview: kind is \(describe(object["kind"]))")
+      throw ReviewInputError("not an AdmissionReview: kind must be AdmissionReview, found \(describe(object["kind"]))")
     }
     guard let request = object["request"], request.objectValue != nil else {
       throw ReviewInputError("AdmissionReview has no request")
@@ -132,10 +156,9 @@ extension AdmissionRequest {
     document["uid"]?.stringValue != nil && document["kind"]?.objectValue != nil
   }
 
-  /// Names a missing or odd value without echoing long input back.
+  /// Names a missing or odd value by its type: the input's own text is never echoed back.
   private static func describe(_ value: JSONValue?) -> String {
     guard let value else { return "missing" }
-    guard case .string(let text) = value else { return value.typeName }
-    return text.count <= 64 ? "\"\(text)\"" : "a long string"
+    return value.stringValue != nil ? "another string" : value.typeName
   }
 }

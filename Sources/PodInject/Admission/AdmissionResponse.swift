@@ -100,3 +100,31 @@ public enum Base64 {
     return out
   }
 }
+
+extension AdmissionResponse {
+  /// The answer to write when the admission is stopped before it decided (a limit of its own, or a
+  /// crash): JSON text with a zero byte (which JSON text never holds) in the two places where the
+  /// reason goes, since whatever stops the process can then only copy bytes, and the reason is known
+  /// only then. No rule was applied, so the pod is admitted unchanged, or refused under `deny` (the
+  /// configuration's `defaults.onError`); either way with a warning or a denial message and the audit
+  /// annotations of a failure. Built for every admission, so written straight as bytes.
+  public static func interruptedReview(uid: String, apiVersion: String, deny: Bool) -> [UInt8] {
+    var text: [UInt8] = []
+    text.reserveCapacity(512)
+    func add(_ literal: StaticString) {
+      text.append(contentsOf: UnsafeBufferPointer(start: literal.utf8Start, count: literal.utf8CodeUnitCount))
+    }
+    add(#"{"apiVersion":"#)
+    JSONValue.string(apiVersion).serialize(into: &text)
+    add(#","kind":"AdmissionReview","response":{"uid":"#)
+    JSONValue.string(uid).serialize(into: &text)
+    if deny {
+      add(#","allowed":false,"status":{"code":403,"status":"Failure","reason":"Forbidden","message":"#)
+      add(#""podinject: no rule applied: \#u{0}"},"auditAnnotations":{"failed-rules":"*","error":"\#u{0}"}}}"#)
+    } else {
+      add(#","allowed":true,"warnings":["podinject: no rule applied: \#u{0}"],"#)
+      add(#""auditAnnotations":{"failed-rules":"*","error":"\#u{0}"}}}"#)
+    }
+    return text
+  }
+}

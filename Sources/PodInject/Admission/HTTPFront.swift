@@ -49,6 +49,7 @@ public enum HTTPFront {
       case 405: return "MethodNotAllowed"
       case 413: return "RequestEntityTooLarge"
       case 415: return "UnsupportedMediaType"
+      case 500: return "InternalError"
       default: return "BadRequest"
       }
     }

@@ -4,27 +4,31 @@
 /// characters, invalid UTF-8, a byte order mark, and anything after the value. A `\u` escape of
 /// a lone surrogate becomes U+FFFD, as Go's encoding/json (and so the API server) reads it.
 /// Duplicate object keys: the last value wins, in the place of the first, as in Go; keys are
-/// compared as `JSONObject` compares them (String equality).
+/// compared by their bytes, as Go (and `JSONObject`) compares them.
 public enum JSONParser {
   /// Parses exactly one JSON value (RFC 8259) surrounded by optional whitespace; anything after it is an error.
-  public static func parse(_ bytes: [UInt8], maxDepth: Int = 256) throws(JSONParseError)
+  ///
+  /// `maxMemory` bounds what the parsed value may take in memory, estimated as it is read (each value's
+  /// slot, each container's and each long string's allocation): a few bytes of JSON can stand for many
+  /// times their size in values (`[[1],[1],...]`), so the text's length alone does not bound the memory.
+  public static func parse(_ bytes: [UInt8], maxDepth: Int = 256, maxMemory: Int = .max) throws(JSONParseError)
     -> JSONValue
   {
-    try bytes.withUnsafeBufferPointer { parse(buffer: $0, maxDepth: maxDepth) }.get()
+    try bytes.withUnsafeBufferPointer { parse(buffer: $0, maxDepth: maxDepth, maxMemory: maxMemory) }.get()
   }
 
   /// Parses exactly one JSON value (RFC 8259) surrounded by optional whitespace; anything after it is an error.
   public static func parse(_ text: String, maxDepth: Int = 256) throws(JSONParseError) -> JSONValue {
     var text = text
-    return try text.withUTF8 { parse(buffer: $0, maxDepth: maxDepth) }.get()
+    return try text.withUTF8 { parse(buffer: $0, maxDepth: maxDepth, maxMemory: .max) }.get()
   }
 
   /// The one entry point over contiguous bytes; a `Result` because the `withUnsafe...` helpers
   /// do not carry typed throws through.
-  static func parse(buffer: UnsafeBufferPointer<UInt8>, maxDepth: Int) -> Result<
+  static func parse(buffer: UnsafeBufferPointer<UInt8>, maxDepth: Int, maxMemory: Int) -> Result<
     JSONValue, JSONParseError
   > {
-    var reader = JSONReader(bytes: buffer, maxDepth: maxDepth)
+    var reader = JSONReader(bytes: buffer, maxDepth: maxDepth, maxMemory: maxMemory)
     do throws(JSONParseError) {
       return .success(try reader.readDocument())
     } catch {
@@ -43,14 +47,21 @@ private struct JSONReader {
     var start: Int
     /// The key of the member whose value is being read.
     var key = ""
-    /// Key positions, built only once an object is big enough for linear search to hurt. A String
-    /// key stands for every byte-different spelling of it, hence a list checked with `sameKey`.
-    var positions: [String: [Int]]? = nil
+    /// Key positions, built only once an object is big enough for linear search to hurt; keyed by
+    /// bytes, so that keys which differ only in their bytes never share an entry (linear in any input).
+    var positions: [ByteKey: Int]? = nil
   }
 
   let bytes: UnsafeBufferPointer<UInt8>
   let end: Int
   let maxDepth: Int
+  let maxMemory: Int
+  /// What the values read so far take in memory, estimated (see `Cost`).
+  private var memory = 0
+  /// When `memory` passes this, the budget is checked again (see `charge`).
+  private var nextCheck = 0
+  /// Members of the open objects that are indexed by key (`Frame.positions`).
+  private var indexed = 0
   var position = 0
   /// Reused for strings with escapes, which cannot be sliced straight from the input.
   var scratch: [UInt8] = []
@@ -59,10 +70,49 @@ private struct JSONReader {
   private var elements: [JSONValue] = []
   private var members: [JSONObject.Member] = []
 
-  init(bytes: UnsafeBufferPointer<UInt8>, maxDepth: Int) {
+  init(bytes: UnsafeBufferPointer<UInt8>, maxDepth: Int, maxMemory: Int) {
     self.bytes = bytes
     self.end = bytes.count
     self.maxDepth = maxDepth
+    self.maxMemory = maxMemory
+  }
+
+  /// What a parsed value takes, in bytes, as this platform lays it out: an array element is a
+  /// 24-byte `JSONValue`, an object member 40 bytes (key and value); a non-empty container and a
+  /// string too long to be stored inline (over 15 bytes) are heap allocations of a 32-byte header,
+  /// their contents, and the allocator's own 16 bytes; a key index costs up to 64 bytes a key.
+  private enum Cost {
+    static let element = 24
+    static let member = 40
+    static let allocation = 48
+    static let inlineString = 15
+    static let indexEntry = 64
+  }
+
+  /// Counts `bytes` more of finished values (a container is counted when it closes, a long string
+  /// when it is read). Every 64 KiB of them, and before a stack of the reader's grows, the budget is
+  /// checked against them and what those stacks hold (their spare capacity included), so it is
+  /// overrun by little, and the checks cost nearly nothing per value.
+  @inline(__always)
+  private mutating func charge(_ bytes: Int) throws(JSONParseError) {
+    memory &+= bytes
+    if memory > nextCheck { try checkBudget() }
+  }
+
+  /// A full stack is about to grow into a new buffer of `bytes` (the old one is freed only once it
+  /// has been copied): fails first when that would pass the budget.
+  private mutating func checkGrowth(_ bytes: Int) throws(JSONParseError) {
+    try checkBudget(growing: bytes)
+  }
+
+  private mutating func checkBudget(growing: Int = 0) throws(JSONParseError) {
+    let working =
+      elements.capacity &* Cost.element &+ members.capacity &* Cost.member &+ indexed &* Cost.indexEntry
+    guard memory &+ working &+ growing <= maxMemory else {
+      let budget = maxMemory >= 1024 * 1024 ? "\(maxMemory / (1024 * 1024)) MiB" : "\(maxMemory / 1024) KiB"
+      throw failure("more values than podinject holds (over \(budget) in memory)")
+    }
+    nextCheck = memory &+ 64 * 1024
   }
 
   mutating func readDocument() throws(JSONParseError) -> JSONValue {
@@ -132,6 +182,7 @@ private struct JSONReader {
         guard position < end else { throw endOfInput() }
         let byte = bytes[position]
         if frames[top].isObject {
+          if members.count == members.capacity { try checkGrowth(members.capacity &* 2 &* Cost.member) }
           addMember(consume value, to: &frames[top])
           if byte == UInt8(ascii: ",") {
             position += 1
@@ -143,9 +194,12 @@ private struct JSONReader {
             throw failure("expected ',' or '}' after an object member, found \(describe(byte))")
           }
           position += 1
-          let start = frames.removeLast().start
-          value = .object(JSONObject(uniqueMembers: moveTop(of: &members, from: start)))
+          let closed = frames.removeLast()
+          if let positions = closed.positions { indexed -= positions.count }
+          try charge((members.count - closed.start) &* Cost.member &+ Cost.allocation)
+          value = .object(JSONObject(uniqueMembers: moveTop(of: &members, from: closed.start)))
         } else {
+          if elements.count == elements.capacity { try checkGrowth(elements.capacity &* 2 &* Cost.element) }
           elements.append(consume value)
           if byte == UInt8(ascii: ",") {
             position += 1
@@ -160,6 +214,7 @@ private struct JSONReader {
           }
           position += 1
           let start = frames.removeLast().start
+          try charge((elements.count - start) &* Cost.element &+ Cost.allocation)
           value = .array(moveTop(of: &elements, from: start))
         }
       }
@@ -170,6 +225,7 @@ private struct JSONReader {
   /// Moves `stack[start...]` into a new array of exactly that size. Moving, not copying, spares a
   /// retain and a release per child: each slot is swapped with a placeholder that costs nothing
   /// to destroy before the stack shrinks.
+  @inline(__always)
   private func moveTop<Element: JSONPlaceholder>(of stack: inout [Element], from start: Int)
     -> [Element]
   {
@@ -180,7 +236,12 @@ private struct JSONReader {
       swap(&element, &stack[index])
       moved.append(consume element)
     }
-    stack.removeSubrange(start...)
+    if start == 0 && stack.capacity > 4096 {
+      // A large container emptied the stack: give its memory back rather than hold it to the end.
+      stack = []
+    } else {
+      stack.removeSubrange(start...)
+    }
     return moved
   }
 
@@ -197,15 +258,17 @@ private struct JSONReader {
         members.append(JSONObject.Member(key: takeKey(&frame), value: value))
         return
       }
-      var built = [String: [Int]](minimumCapacity: count * 2)
-      for index in frame.start..<members.count { built[members[index].key, default: []].append(index) }
+      var built = [ByteKey: Int](minimumCapacity: count * 2)
+      for index in frame.start..<members.count { built[ByteKey(members[index].key)] = index }
       frame.positions = built
+      indexed += count
     }
-    let candidates = frame.positions![frame.key] ?? []
-    if let index = candidates.first(where: { JSONObject.sameKey(members[$0].key, frame.key) }) {
+    let key = ByteKey(frame.key)
+    if let index = frame.positions![key] {
       members[index].value = value
     } else {
-      frame.positions![frame.key, default: []].append(members.count)
+      frame.positions![key] = members.count
+      indexed += 1
       members.append(JSONObject.Member(key: takeKey(&frame), value: value))
     }
   }
@@ -252,6 +315,7 @@ private struct JSONReader {
       let byte = bytes[index]
       if byte == UInt8(ascii: "\"") {
         position = index + 1
+        if index - start > Cost.inlineString { try charge(index - start + Cost.allocation) }
         return String(decoding: UnsafeBufferPointer(rebasing: bytes[start..<index]), as: UTF8.self)
       }
       guard byte >= 0x80 else { break }
@@ -265,6 +329,7 @@ private struct JSONReader {
       switch byte {
       case UInt8(ascii: "\""):
         position = index + 1
+        if scratch.count > Cost.inlineString { try charge(scratch.count + Cost.allocation) }
         return String(decoding: scratch, as: UTF8.self)
       case UInt8(ascii: "\\"):
         index = try readEscape(at: index)
@@ -445,6 +510,7 @@ private struct JSONReader {
       index = skipDigits(from: index)
     }
     position = index
+    if index - start > Cost.inlineString { try charge(index - start + Cost.allocation) }
     return .number(
       String(decoding: UnsafeBufferPointer(rebasing: bytes[start..<index]), as: UTF8.self))
   }

@@ -1,9 +1,26 @@
 /// An RFC 6902 JSON Patch.
 public struct JSONPatch: Sendable, Equatable {
-  public var operations: [JSONPatchOperation]
+  public var operations: [JSONPatchOperation] {
+    didSet { text = nil }
+  }
+  /// The operations' text, joined by commas, when whoever built the patch has written it already
+  /// (the planner does: it measures each operation by writing it); forgotten on any change.
+  private(set) var text: [UInt8]?
 
   public init(_ operations: [JSONPatchOperation] = []) {
     self.operations = operations
+    text = nil
+  }
+
+  /// A patch of `operations` whose text (joined by commas, without the brackets) is `text`.
+  init(_ operations: [JSONPatchOperation], text: [UInt8]) {
+    self.operations = operations
+    self.text = text
+  }
+
+  /// Patches are equal when their operations are.
+  public static func == (lhs: JSONPatch, rhs: JSONPatch) -> Bool {
+    lhs.operations == rhs.operations
   }
 
   public var isEmpty: Bool { operations.isEmpty }

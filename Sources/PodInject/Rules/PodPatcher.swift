@@ -1,17 +1,102 @@
 /// A working copy of the pod that records every change as a JSON Patch operation against the object
 /// exactly as sent, creating missing parents first so the API server can always apply the patch.
+///
+/// The patched pod must stay storable: the pod's size plus every byte the patch adds (each operation
+/// as the answer writes it, path and all, which is at least what it adds to the pod) may not pass
+/// `maxPodBytes`. An operation that would is refused before it is recorded, so no admission builds
+/// a patch larger than that, whatever the pod and the rules.
 struct PodPatcher {
+  /// etcd's default request limit (`--max-request-bytes`, 1.5 MiB): the API server cannot store a
+  /// larger object. Counted as compact JSON, which is larger than the protobuf the API server
+  /// stores, so the bound errs on the side of refusing.
+  static let maxPodBytes = 1_572_864
+
   private(set) var pod: JSONValue
   private(set) var operations: [JSONPatchOperation] = []
+  /// The admitted pod's compact JSON size, or at least an upper bound of it.
+  private let podSize: PodSize
+  /// The operations' text, joined by commas, written as each is recorded: that is how it is measured,
+  /// and the answer then sends it as it is.
+  private(set) var text: [UInt8] = []
+  private let maxBytes: Int
 
-  init(pod: JSONValue) { self.pod = pod }
+  /// The patch's size: its operations' text and the brackets around it.
+  var patchBytes: Int { text.count + 2 }
 
-  /// Records `operation` and applies it to the working copy.
+  /// The patch, with the text already written.
+  var patch: JSONPatch { JSONPatch(operations, text: text) }
+
+  /// `sizeBound` is an upper bound of the pod's compact JSON size when one is known for free (the
+  /// length of the JSON text it was parsed from); without one, the pod is measured.
+  init(pod: JSONValue, sizeBound: Int? = nil, maxBytes: Int = PodPatcher.maxPodBytes) {
+    self.pod = pod
+    self.maxBytes = maxBytes
+    podSize = PodSize(pod: pod, bound: sizeBound, limit: maxBytes)
+  }
+
+  /// The pod's size: a free upper bound (the length of the text it was read from) until that is too
+  /// coarse, then measured, once. A class, so that every copy of the patcher (each rule plans on a
+  /// draft) shares one measurement.
+  private final class PodSize {
+    let pod: JSONValue
+    let limit: Int
+    var bytes: Int
+    var measured: Bool
+
+    init(pod: JSONValue, bound: Int?, limit: Int) {
+      self.pod = pod
+      self.limit = limit
+      bytes = bound ?? pod.serializedCount(upTo: limit)
+      measured = bound == nil
+    }
+
+    /// The exact size (or some number over `limit`).
+    func measure() -> Int {
+      if !measured {
+        bytes = pod.serializedCount(upTo: limit)
+        measured = true
+      }
+      return bytes
+    }
+  }
+
+  /// Fails when not even the smallest operation fits any more, so that a rule on a pod already at
+  /// the limit fails at once instead of after a walk over every container.
+  func checkRoom() throws(PlanError) {
+    try checkRoom(for: Self.smallestOperationBytes)
+  }
+
+  /// `,{"op":"add","path":"/a","value":0}`
+  private static let smallestOperationBytes = 37
+
+  /// Fails when `bytes` more would make the patched pod pass the limit.
+  func checkRoom(for bytes: Int) throws(PlanError) {
+    guard podSize.bytes + patchBytes + bytes > maxBytes else { return }
+    guard podSize.measure() + patchBytes + bytes <= maxBytes else { throw tooLarge }
+  }
+
+  private var tooLarge: PlanError {
+    PlanError(
+      reason: .unpatchablePod,
+      detail: "the patched pod would be over \(maxBytes / 1024) KiB, more than the API server can store")
+  }
+
+  /// Records `operation` and applies it to the working copy, unless the pod would grow too large.
+  /// The operation is measured by writing it: at most one operation past the limit is ever written.
   private mutating func record(_ operation: JSONPatchOperation) throws(PlanError) {
-    do {
-      try JSONPatch.apply(operation, to: &pod)
+    let start = text.count
+    if start > 0 { text.append(UInt8(ascii: ",")) }
+    operation.write(into: &text)
+    do throws(PlanError) {
+      try checkRoom(for: 0)
+      do {
+        try JSONPatch.apply(operation, to: &pod)
+      } catch {
+        throw PlanError(reason: .unpatchablePod, detail: error.message)
+      }
     } catch {
-      throw PlanError(reason: .unpatchablePod, detail: error.message)
+      text.removeSubrange(start...)
+      throw error
     }
     operations.append(operation)
   }

@@ -18,6 +18,7 @@ struct RulePlanner {
 
   /// Applies the whole rule to `patcher`; on error `patcher` is left untouched.
   mutating func apply(to patcher: inout PodPatcher) throws(PlanError) {
+    try patcher.checkRoom()
     var draft = patcher
     try injectIntoContainers(&draft)
     try injectContainers(rule.initContainers, into: "initContainers", what: "init container", &draft)
@@ -60,7 +61,7 @@ struct RulePlanner {
     let mounts =
       !rule.volumeMounts.isEmpty || (rule.initContainers + rule.sidecars).contains { $0["volumeMounts"] != nil }
     guard mounts else { return }
-    let already = Self.missingVolumes(before)
+    let already = NameSet(Self.missingVolumes(before))
     if let name = Self.missingVolumes(after).first(where: { !already.contains($0) }) {
       throw PlanError(reason: .unpatchablePod, detail: "volumeMount of volume \(name): the pod has no such volume")
     }
@@ -83,16 +84,21 @@ struct RulePlanner {
     }
   }
 
-  /// The volume names that some container of the pod mounts but the pod does not have.
+  /// The volume names that some container of the pod mounts but the pod does not have, in order of
+  /// first mount; names compare by bytes, as the API server compares them. Linear in the pod's size:
+  /// many volumes are looked up in a hashed set.
   private static func missingVolumes(_ pod: JSONValue) -> [String] {
-    let volumes = (pod[pointer: Paths.volumes]?.arrayValue ?? []).compactMap { $0["name"]?.stringValue }
+    var names: [String] = []
+    for volume in pod[pointer: Paths.volumes]?.arrayValue ?? [] {
+      if let name = volume["name"]?.stringValue { names.append(name) }
+    }
+    let volumes = NameSet(names)
     var missing: [String] = []
+    var seen = NameSet([])
     for list in ["initContainers", "containers"] {
       for container in pod[pointer: Paths.spec.appending(list)]?.arrayValue ?? [] {
         for mount in container["volumeMounts"]?.arrayValue ?? [] {
-          guard let name = mount["name"]?.stringValue, !volumes.contains(name), !missing.contains(name) else {
-            continue
-          }
+          guard let name = mount["name"]?.stringValue, !volumes.contains(name), seen.insert(name) else { continue }
           missing.append(name)
         }
       }
@@ -103,37 +109,184 @@ struct RulePlanner {
   // MARK: per-container items
 
   /// env, envFrom and volumeMounts for every selected container.
+  ///
+  /// Two passes: the first only reads the pod, working out what each container needs and exactly
+  /// what the patch will take, so that a rule that cannot fit (or conflicts under `Error`) fails
+  /// before a single operation is built, however many containers the pod has; the second makes the
+  /// changes, in the order of one pass over the containers.
   private mutating func injectIntoContainers(_ patcher: inout PodPatcher) throws(PlanError) {
     guard !(rule.env.isEmpty && rule.envFrom.isEmpty && rule.volumeMounts.isEmpty) else { return }
     let env = try unique(rendered(rule.env, .envVar, what: "env"), by: "name", what: "env")
-    let envFrom = try rendered(rule.envFrom, .envFromSource, what: "envFrom")
+    // An envFrom item equal to an earlier one would be found in the pod once the first is added.
+    var envFrom: [JSONValue] = []
+    for item in try rendered(rule.envFrom, .envFromSource, what: "envFrom") where !envFrom.contains(item) {
+      envFrom.append(item)
+    }
     let mounts = try unique(
       rendered(rule.volumeMounts, .volumeMount, what: "volumeMount"), by: "mountPath", what: "volumeMount")
+    let items = ContainerItems(env: env, envFrom: envFrom, mounts: mounts)
     let own = try ownContainerNames()
     var lists = ["containers"]
     if rule.includeInitContainers { lists.append("initContainers") }
     for list in lists {
       let listPath = Paths.spec.appending(list)
-      // Names only: holding the containers themselves would copy them on every change below. A
-      // container without a name (invalid anyway) is "", which no glob of a rule matches; [String]
-      // rather than [String?], whose metadata alone cost a fortieth of an admission to set up.
-      let names = try containerArray(patcher.pod, listPath)?.map { $0["name"]?.stringValue ?? "" } ?? []
-      for (index, name) in names.enumerated() {
-        guard !name.isEmpty, rule.containers.matchesAny(name), !own.contains(name) else { continue }
-        let path = listPath.appending(index: index)
+      let plan = try planContainers(patcher, listPath, items: items, own: own)
+      for step in 0..<plan.count {
+        let (index, name, item, existing) = plan.step(step, items)
+        let field = ContainerItems.field(plan.field(step))
+        let fieldPath = listPath.appending(index: index).appending(field.name)
         let place = "in container \(name)"
-        for item in env {
-          try injectItem(item, at: path.appending("env"), key: "name", what: "env", place: place, &patcher)
-        }
-        for item in envFrom {
-          try injectUnnamed(item, at: path.appending("envFrom"), what: "envFrom \(place)", &patcher)
-        }
-        for item in mounts {
-          try injectItem(
-            item, at: path.appending("volumeMounts"), key: "mountPath", what: "volumeMount", place: place, &patcher)
+        let id = field.key.flatMap { item[$0]?.stringValue } ?? ""
+        if let existing {
+          try resolveConflict(
+            at: fieldPath.appending(index: existing), with: item, what: "\(field.what) \(id) \(place)", &patcher)
+        } else {
+          try patcher.append(fieldPath, item)
+          changes.append(
+            field.key == nil
+              ? RuleChange("added", "\(field.what) \(place)") : RuleChange("added", field.what, id, place))
         }
       }
     }
+  }
+
+  /// A rule's items for every selected container, by field: 0 env, 1 envFrom, 2 volumeMounts.
+  private struct ContainerItems {
+    let env: [JSONValue]
+    let envFrom: [JSONValue]
+    let mounts: [JSONValue]
+
+    subscript(field: Int) -> [JSONValue] {
+      switch field {
+      case 0: return env
+      case 1: return envFrom
+      default: return mounts
+      }
+    }
+
+    /// The container member that holds the field, what identifies an item (nil: only equal items are
+    /// the same), and the item's kind in messages.
+    static func field(_ field: Int) -> (name: String, key: String?, what: String) {
+      switch field {
+      case 0: return ("env", "name", "env")
+      case 1: return ("envFrom", nil, "envFrom")
+      default: return ("volumeMounts", "mountPath", "volumeMount")
+      }
+    }
+  }
+
+  /// What the first pass decided: each change to make, in order, as four numbers (the container's
+  /// index in its list, the field, the item's position in the field, and the index of the pod's item
+  /// it conflicts with or -1 to add it), and the selected containers' names. Flat arrays of types
+  /// every admission already uses: each new generic type costs a short-lived process its metadata
+  /// set-up.
+  private struct ContainerPlan {
+    var steps: [Int] = []
+    var names: [String] = []
+
+    var count: Int { names.count }
+
+    func field(_ step: Int) -> Int { steps[4 * step + 1] }
+
+    func step(_ step: Int, _ items: ContainerItems) -> (index: Int, name: String, item: JSONValue, existing: Int?) {
+      let base = 4 * step
+      let existing = steps[base + 3]
+      return (steps[base], names[step], items[steps[base + 1]][steps[base + 2]], existing < 0 ? nil : existing)
+    }
+
+    mutating func add(index: Int, name: String, field: Int, item: Int, existing: Int?) {
+      steps.append(index)
+      steps.append(field)
+      steps.append(item)
+      steps.append(existing ?? -1)
+      names.append(name)
+    }
+  }
+
+  /// The first pass over the list at `listPath`: reads the pod only, counts the bytes of every
+  /// operation the second pass will write into the patch, and fails as soon as they would not fit.
+  private func planContainers(
+    _ patcher: PodPatcher, _ listPath: JSONPointer, items: ContainerItems, own: [String]
+  ) throws(PlanError) -> ContainerPlan {
+    var plan = ContainerPlan()
+    guard let containers = try containerArray(patcher.pod, listPath) else { return plan }
+    // Per item of the three fields in turn: its size and its identity.
+    var sizes: [Int] = []
+    var ids: [String] = []
+    for field in 0..<3 {
+      let key = ContainerItems.field(field).key
+      for item in items[field] {
+        sizes.append(item.serializedCount(upTo: .max))
+        ids.append(key.flatMap { item[$0]?.stringValue } ?? "")
+      }
+    }
+    // `,{"op":"add","path":"","value":}` and the path up to the list, each token with its slash; a
+    // replace is 4 bytes longer; the patch's first operation has no comma.
+    var listBytes = 32
+    for token in listPath.tokens { listBytes += token.utf8.count + 1 }
+    var bytes = patcher.text.isEmpty ? -1 : 0
+    for (index, container) in containers.enumerated() {
+      guard case .object(let object) = container else { continue }
+      let name = object["name"]?.stringValue ?? ""
+      guard !name.isEmpty, rule.containers.matchesAny(name), !own.contains(name) else { continue }
+      let containerBytes = listBytes + Self.digits(index) + 1
+      var first = 0
+      for field in 0..<3 {
+        let fieldItems = items[field]
+        defer { first += fieldItems.count }
+        guard !fieldItems.isEmpty else { continue }
+        let (fieldName, key, what) = ContainerItems.field(field)
+        let fieldBytes = containerBytes + fieldName.utf8.count + 1
+        var existing: [JSONValue] = []
+        switch object[fieldName] {
+        case nil, .null?: break
+        case .array(let items)?: existing = items
+        case let other?:
+          throw PlanError(
+            reason: .unpatchablePod,
+            detail: "\(listPath.appending(index: index).appending(fieldName)) is \(other.typeName), not an array")
+        }
+        for (position, item) in fieldItems.enumerated() {
+          var conflictAt: Int? = nil
+          if let key {
+            let id = ids[first + position]
+            if let found = existing.firstIndex(where: { $0.hasMember(key, equalTo: id) }) {
+              if existing[found] == item { continue }
+              switch conflict {
+              case .skip: break
+              case .override: bytes += fieldBytes + 4 + Self.digits(found) + 1 + sizes[first + position]
+              case .error:
+                throw PlanError(
+                  reason: .conflict, detail: "\(what) \(id) in container \(name) already set differently")
+              }
+              conflictAt = found
+            }
+          } else if existing.contains(item) {
+            continue
+          }
+          if conflictAt == nil {
+            // Either `[item]` creating the list, or `item` appended at `-`: two bytes more either way.
+            bytes += fieldBytes + sizes[first + position] + 2
+          }
+          plan.add(
+            index: index, name: name, field: field, item: position, existing: conflictAt
+          )
+          try patcher.checkRoom(for: bytes)
+        }
+      }
+    }
+    return plan
+  }
+
+  /// The number of decimal digits of a non-negative `number`.
+  private static func digits(_ number: Int) -> Int {
+    var count = 1
+    var rest = number / 10
+    while rest > 0 {
+      count += 1
+      rest /= 10
+    }
+    return count
   }
 
   /// The names of the containers the rule adds itself: they are injected exactly as written, on the

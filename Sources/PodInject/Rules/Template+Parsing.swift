@@ -13,11 +13,21 @@ extension Template {
 
 /// A hand-written recursive-descent parser over the template's UTF-8 bytes (no regex, no Foundation: it
 /// runs for every templated string when the config is loaded, at every admission).
+///
+/// Its recursion (parentheses) and the expressions it builds (each `default` wraps one) are at most
+/// `maxNesting` deep, so that no template can overflow the stack: not while parsing, nor while
+/// rendering, comparing or freeing what was parsed.
 struct TemplateParser {
+  /// The deepest nesting of parentheses, and the longest chain of defaults, a template may have; Go's
+  /// own parser allows 10,000 on a much larger stack, and real templates use two or three.
+  static let maxNesting = 64
+
   private let bytes: [UInt8]
   private var pos = 0
   /// Where the current action's `{{` is, for "unclosed action" errors.
   private var actionStart = 0
+  /// Open parentheses around the position being parsed.
+  private var nesting = 0
 
   init(_ text: String) {
     bytes = Array(text.utf8)
@@ -96,8 +106,21 @@ struct TemplateParser {
         if atEnd { throw unclosedAction() }
         throw error(at: pos, "default needs a quoted string, as in | default \"text\"")
       }
-      expression = .defaulted(expression, fallback)
+      expression = try defaulted(expression, fallback, at: namePos)
     }
+  }
+
+  /// `expression` with a default, unless that makes it nest deeper than `maxNesting`.
+  private func defaulted(_ expression: Template.Expression, _ fallback: String, at position: Int)
+    throws(RuleSyntaxError) -> Template.Expression
+  {
+    let wrapped = Template.Expression.defaulted(expression, fallback)
+    guard wrapped.depth + nesting <= Self.maxNesting else { throw tooDeep(at: position) }
+    return wrapped
+  }
+
+  private func tooDeep(at position: Int) -> RuleSyntaxError {
+    error(at: position, "template nested deeper than \(Self.maxNesting)")
   }
 
   /// COMMAND := FIELDPATH | STRING | '(' PIPELINE ')' | 'index' OPERAND KEY... | 'default' STRING OPERAND
@@ -199,13 +222,13 @@ struct TemplateParser {
     skipSpaces()
     switch peek {
     case Byte.dot?:
-      return .defaulted(.path(try parseFieldPath(after: [])), fallback)
+      return try defaulted(.path(try parseFieldPath(after: [])), fallback, at: namePos)
     case Byte.openParen?:
-      return .defaulted(try parseParenthesized(), fallback)
+      return try defaulted(try parseParenthesized(), fallback, at: namePos)
     case Byte.doubleQuote?, Byte.backQuote?:
       let text = try parseStringLiteral() ?? ""
       try requireTerminator()
-      return .defaulted(.literal(text), fallback)
+      return try defaulted(.literal(text), fallback, at: namePos)
     case nil:
       throw unclosedAction()
     default:
@@ -226,6 +249,9 @@ struct TemplateParser {
   /// `( PIPELINE )`, optionally followed by fields, as in `(index .spec.containers 0).name`.
   private mutating func parseParenthesized() throws(RuleSyntaxError) -> Template.Expression {
     let open = pos
+    guard nesting < Self.maxNesting else { throw tooDeep(at: open) }
+    nesting += 1
+    defer { nesting -= 1 }
     pos += 1
     let inner = try parsePipeline()
     skipSpaces()
@@ -484,8 +510,12 @@ struct TemplateParser {
     if trimTrailing { while upper > lower && Self.isSpace(bytes[upper - 1]) { upper -= 1 } }
     guard lower < upper else { return }
     let text = String(decoding: bytes[lower..<upper], as: UTF8.self)
-    if case .text(let previous)? = segments.last {
-      segments[segments.count - 1] = .text(previous + text)
+    if case .text(var previous)? = segments.last {
+      // Take the text out first, so that appending grows it in place: text between many comments
+      // would otherwise be copied once per comment.
+      segments[segments.count - 1] = .text("")
+      previous += text
+      segments[segments.count - 1] = .text(previous)
     } else {
       segments.append(.text(text))
     }

@@ -86,6 +86,18 @@ public struct Template: Sendable, Equatable {
       }
     }
 
+    /// How many expressions deep this one is: 1, plus one per default around it (counted in a loop,
+    /// as the parser asks it of every chain it builds).
+    var depth: Int {
+      var depth = 1
+      var current = self
+      while case .defaulted(let inner, _) = current {
+        depth += 1
+        current = inner
+      }
+      return depth
+    }
+
     func collectPaths(_ body: (TemplatePath) -> Void) {
       switch self {
       case .path(let path): body(path)

@@ -4,10 +4,29 @@
 /// starts as JSON does, both are rewritten into escapes that libyaml reads the way JSON means them.
 /// Line numbers do not change.
 enum JSONCompatibility {
+  /// What a stream is, by its first character other than JSON white space.
+  enum Kind {
+    case json
+    /// JSON text after a UTF-8 byte order mark, which JSON does not allow.
+    case jsonAfterByteOrderMark
+    case yaml
+  }
+
+  static func kind(of bytes: [UInt8]) -> Kind {
+    var start = 0
+    var byteOrderMark = false
+    if bytes.count >= 3, bytes[0] == 0xEF, bytes[1] == 0xBB, bytes[2] == 0xBF {
+      start = 3
+      byteOrderMark = true
+    }
+    guard let first = bytes[start...].firstIndex(where: { !isSpace($0) }), bytes[first] == 0x7B || bytes[first] == 0x5B
+    else { return .yaml }
+    return byteOrderMark ? .jsonAfterByteOrderMark : .json
+  }
+
+  /// JSON text made ready for libyaml (see above); the caller checked that it is JSON text.
   static func prepare(_ bytes: [UInt8]) -> [UInt8] {
-    guard let first = bytes.firstIndex(where: { !isSpace($0) }), bytes[first] == 0x7B || bytes[first] == 0x5B,
-      needsRewrite(bytes)
-    else { return bytes }
+    guard needsRewrite(bytes) else { return bytes }
     var out: [UInt8] = []
     out.reserveCapacity(bytes.count + 16)
     var inString = false

@@ -32,10 +32,14 @@ public struct YAMLScalar: Sendable {
   public var isPlain: Bool
   /// The resolved tag, e.g. `tag:yaml.org,2002:str` for `!!str`; nil when untagged.
   public var tag: String?
+  /// A plain scalar of JSON text that is a JSON number: it stays that number, its text unchanged, as
+  /// the JSON parser reads it (YAML 1.1 would make `1e400` a string and `-0` the integer 0).
+  public var isJSONNumber: Bool
 
-  public init(text: String, isPlain: Bool, tag: String? = nil) {
+  public init(text: String, isPlain: Bool, tag: String? = nil, isJSONNumber: Bool = false) {
     self.text = text
     self.isPlain = isPlain
     self.tag = tag
+    self.isJSONNumber = isJSONNumber
   }
 }

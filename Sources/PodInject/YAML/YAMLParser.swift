@@ -5,8 +5,6 @@ import CYAML
 struct YAMLParser {
   /// Deepest nesting of collections accepted, as for JSON input (SPEC section 6).
   static let maxDepth = 256
-  /// Most nodes one stream may produce once aliases are expanded ("billion laughs" guard).
-  static let maxNodes = 1_000_000
 
   private static let mergeTag = "tag:yaml.org,2002:merge"
 
@@ -19,6 +17,8 @@ struct YAMLParser {
     var column: Int
     var anchor: String?
     var nodeCountAtStart: Int
+    /// Written `{...}` or `[...]`, as JSON text is.
+    var isFlow: Bool
     var childHeight = 0
   }
 
@@ -30,16 +30,28 @@ struct YAMLParser {
   }
 
   private var open: [OpenCollection] = []
-  private var anchors: [String: Anchored] = [:]
+  /// Keyed by bytes, as go-yaml keys them.
+  private var anchors: [ByteKey: Anchored] = [:]
   private var nodeCount = 0
   private var documentRoot: YAMLNode?
   private var documents: [YAMLNode] = []
+  /// The stream is JSON text, so a JSON number inside it is read as one.
+  private let jsonText: Bool
+  /// Most nodes the stream may produce once aliases are expanded ("billion laughs" guard).
+  private let maxNodes: Int
 
-  /// Parses every non-empty document of the stream.
-  static func parse(_ bytes: [UInt8]) throws(YAMLError) -> [YAMLNode] {
+  private init(jsonText: Bool, maxNodes: Int) {
+    self.jsonText = jsonText
+    self.maxNodes = maxNodes
+  }
+
+  /// Parses every non-empty document of the stream; `jsonText` when it starts as JSON does.
+  static func parse(_ bytes: [UInt8], jsonText: Bool = false, maxNodes: Int = YAML.defaultMaxNodes)
+    throws(YAMLError) -> [YAMLNode]
+  {
     // libyaml asserts on a NULL input pointer, which an empty array may give.
     if bytes.isEmpty { return [] }
-    var builder = YAMLParser()
+    var builder = YAMLParser(jsonText: jsonText, maxNodes: maxNodes)
     try bytes.withUnsafeBufferPointer { (buffer) throws(YAMLError) in try builder.run(buffer) }
     return builder.documents
   }
@@ -74,26 +86,30 @@ struct YAMLParser {
       let text = String(
         decoding: UnsafeBufferPointer(start: data.value, count: data.length), as: UTF8.self)
       let tag = data.tag.map { String(cString: $0) }
-      let scalar = YAMLScalar(
-        text: text, isPlain: data.style == YAML_PLAIN_SCALAR_STYLE && tag == nil, tag: tag)
+      let isPlain = data.style == YAML_PLAIN_SCALAR_STYLE && tag == nil
+      let isJSONNumber = isPlain && jsonText && open.last?.isFlow == true && JSONValue.isNumberText(text)
+      let scalar = YAMLScalar(text: text, isPlain: isPlain, tag: tag, isJSONNumber: isJSONNumber)
       try count(1, line: line, column: column)
       let node = YAMLNode(kind: .scalar(scalar), line: line, column: column)
       if let anchor = data.anchor {
-        anchors[String(cString: anchor)] = Anchored(node: node, nodeCount: 1, height: 0)
+        anchors[ByteKey(String(cString: anchor))] = Anchored(node: node, nodeCount: 1, height: 0)
       }
       add(node, height: 0)
     case YAML_SEQUENCE_START_EVENT:
       try openCollection(
-        isMapping: false, anchor: event.data.sequence_start.anchor, line: line, column: column)
+        isMapping: false, anchor: event.data.sequence_start.anchor,
+        isFlow: event.data.sequence_start.style == YAML_FLOW_SEQUENCE_STYLE, line: line, column: column)
     case YAML_MAPPING_START_EVENT:
       try openCollection(
-        isMapping: true, anchor: event.data.mapping_start.anchor, line: line, column: column)
+        isMapping: true, anchor: event.data.mapping_start.anchor,
+        isFlow: event.data.mapping_start.style == YAML_FLOW_MAPPING_STYLE, line: line, column: column)
     case YAML_SEQUENCE_END_EVENT, YAML_MAPPING_END_EVENT:
       try closeCollection()
     case YAML_ALIAS_EVENT:
       let name = String(cString: event.data.alias.anchor)
-      guard let anchored = anchors[name] else {
-        throw YAMLError(line: line, column: column, message: "unknown anchor '\(name)'")
+      guard let anchored = anchors[ByteKey(name)] else {
+        // The name is input text: it is not repeated.
+        throw YAMLError(line: line, column: column, message: "alias to an anchor that is not defined before it")
       }
       if open.count + anchored.height > Self.maxDepth {
         throw YAMLError(line: line, column: column, message: "nesting deeper than \(Self.maxDepth)")
@@ -112,15 +128,15 @@ struct YAMLParser {
 
   private mutating func count(_ nodes: Int, line: Int, column: Int) throws(YAMLError) {
     nodeCount += nodes
-    if nodeCount > Self.maxNodes {
+    if nodeCount > maxNodes {
       throw YAMLError(
         line: line, column: column,
-        message: "more than \(Self.maxNodes) nodes once aliases are expanded")
+        message: "more than \(maxNodes) nodes once aliases are expanded")
     }
   }
 
   private mutating func openCollection(
-    isMapping: Bool, anchor: UnsafeMutablePointer<yaml_char_t>?, line: Int, column: Int
+    isMapping: Bool, anchor: UnsafeMutablePointer<yaml_char_t>?, isFlow: Bool, line: Int, column: Int
   ) throws(YAMLError) {
     if open.count >= Self.maxDepth {
       throw YAMLError(line: line, column: column, message: "nesting deeper than \(Self.maxDepth)")
@@ -130,7 +146,7 @@ struct YAMLParser {
       OpenCollection(
         isMapping: isMapping, line: line, column: column,
         anchor: anchor.map { String(cString: $0) },
-        nodeCountAtStart: nodeCount - 1))
+        nodeCountAtStart: nodeCount - 1, isFlow: isFlow))
   }
 
   private mutating func closeCollection() throws(YAMLError) {
@@ -151,7 +167,7 @@ struct YAMLParser {
     let node = YAMLNode(kind: kind, line: collection.line, column: collection.column)
     let height = collection.childHeight + 1
     if let anchor = collection.anchor {
-      anchors[anchor] = Anchored(
+      anchors[ByteKey(anchor)] = Anchored(
         node: node, nodeCount: nodeCount - collection.nodeCountAtStart, height: height)
     }
     add(node, height: height)
@@ -172,9 +188,10 @@ struct YAMLParser {
     _ pairs: [(key: YAMLNode, value: YAMLNode)]
   ) throws(YAMLError) -> [(key: YAMLNode, value: YAMLNode)] {
     guard pairs.contains(where: { isMergeKey($0.key) }) else { return pairs }
-    var taken = Set<String>()
+    // Keys compare by bytes, as in the JSON the mapping becomes.
+    var taken = Set<ByteKey>()
     for pair in pairs where !isMergeKey(pair.key) {
-      if let text = pair.key.scalarText { taken.insert(text) }
+      if let text = pair.key.scalarText { taken.insert(ByteKey(text)) }
     }
     var merged: [(key: YAMLNode, value: YAMLNode)] = []
     merged.reserveCapacity(pairs.count)
@@ -185,15 +202,15 @@ struct YAMLParser {
       }
       for source in try mergeSources(pair.value) {
         // Duplicates inside one source stay, so that its own last-wins rule still applies.
-        var takenBySource: [String] = []
+        var takenBySource: [ByteKey] = []
         for sourcePair in source {
           guard let text = sourcePair.key.scalarText else {
             merged.append(sourcePair)
             continue
           }
-          if taken.contains(text) { continue }
+          if taken.contains(ByteKey(text)) { continue }
           merged.append(sourcePair)
-          takenBySource.append(text)
+          takenBySource.append(ByteKey(text))
         }
         taken.formUnion(takenBySource)
       }
