@@ -178,7 +178,7 @@ extension ConfigLoad {
 extension LastWords {
   /// Before the review is read there is no one to answer: a 500 (CGI), or the reason and exit 2.
   /// Fixed text, with the reason's place marked by a zero byte.
-  static func beforeReview(_ mode: Mode) -> LastWords {
+  static func beforeReview(_ mode: InvocationMode) -> LastWords {
     let status: StaticString = """
       {"kind":"Status","apiVersion":"v1","metadata":{},"status":"Failure","message":"podinject: \u{0}",\
       "reason":"InternalError","code":500}
@@ -197,7 +197,7 @@ extension LastWords {
 
   /// Once the review is read: an AdmissionReview that applies no rule (SPEC §4), and a log line (without
   /// a time: the handler cannot format one, and the container runtime stamps every line).
-  static func interrupted(_ request: AdmissionRequest, deny: Bool, mode: Mode) -> LastWords {
+  static func interrupted(_ request: AdmissionRequest, deny: Bool, mode: InvocationMode) -> LastWords {
     var review = AdmissionResponse.interruptedReview(uid: request.uid, apiVersion: request.reviewAPIVersion, deny: deny)
     if mode == .cgi {
       review = bytes("Status: 200 OK\r\nContent-Type: application/json\r\n\r\n") + review
