@@ -2,7 +2,7 @@
 SWIFT_RELEASE := scripts/build
 BIN := .build/release/podinject
 
-.PHONY: setup build sample test bench lint
+.PHONY: setup build sample test bench fuzz lint
 
 setup:
 	scripts/setup
@@ -20,5 +20,9 @@ test:
 bench: build
 	scripts/bench
 
+# Every fuzz target for FUZZ_SECONDS (default 600) each; findings go to out/fuzz/<target>/ (README, "Fuzzing").
+fuzz: setup
+	scripts/fuzz run
+
 lint:
-	swift format lint --strict -r Sources Tests
+	swift format lint --strict -r Sources Tests Fuzz/Sources
