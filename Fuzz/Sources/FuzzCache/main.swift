@@ -33,15 +33,15 @@ func cachedConfigBytes(_ entry: [UInt8]) -> [UInt8] {
   return BinaryJSON.encode(config)
 }
 
-/// Checks a configuration the cache gave back.
-func checkCached(_ config: InjectionConfig, _ what: String) {
+/// Checks a configuration the cache gave back from `value`, the entry or configuration as decoded.
+func checkCached(_ config: InjectionConfig, from value: JSONValue?, _ what: String) {
   let entry = ConfigCache.entry(for: config, path: Fixtures.cachePath, fingerprint: Fixtures.fingerprint)
   guard let again = ConfigCache.config(from: entry, path: Fixtures.cachePath, fingerprint: Fixtures.fingerprint)
   else { fatal("invariant failed: \(what): its own entry does not read back") }
   check(
     ConfigCache.entry(for: again, path: Fixtures.cachePath, fingerprint: Fixtures.fingerprint) == entry,
     "\(what): stored differently the second time")
-  checkReview(Fixtures.review, config: .success(config), what)
+  checkReview(Fixtures.review, config: .success(config), what, configFitsJSONText: value.map(fitsJSONText) ?? false)
 }
 
 func writeSeeds(to directory: String, configs: ArraySlice<String>) -> Never {
@@ -71,17 +71,19 @@ if arguments.count >= 3, arguments[1] == "--write-seeds" {
 _ = entryPrefix
 
 runFuzzer { bytes in
-  if let value = BinaryJSON.decode(bytes) {
+  let value = BinaryJSON.decode(bytes)
+  if let value {
     checkBinaryRoundTrip(value, "the decoded input")
-    // Repeated keys and numbers outside JSON's grammar only come from a file podinject did not write.
+    // A repeated key only comes from a file podinject did not write; JSON text cannot hold it.
     if fitsJSONText(value) { checkRoundTrips(value, "the decoded input") }
   }
   if let config = ConfigCache.config(from: bytes, path: Fixtures.cachePath, fingerprint: Fixtures.fingerprint) {
-    checkCached(config, "the input as an entry")
+    let entry = bytes.firstIndex(of: 0x0A).flatMap { BinaryJSON.decode(bytes, from: $0 + 1, maxDepth: 512) }
+    checkCached(config, from: entry, "the input as an entry")
   }
   if let config = ConfigCache.config(
     from: entryPrefix + bytes, path: Fixtures.cachePath, fingerprint: Fixtures.fingerprint)
   {
-    checkCached(config, "the input as an entry's configuration")
+    checkCached(config, from: value, "the input as an entry's configuration")
   }
 }

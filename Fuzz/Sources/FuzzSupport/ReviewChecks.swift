@@ -3,8 +3,14 @@ import PodInject
 /// Runs `request` through `Review.run` with `config` and checks what every answer must satisfy: the
 /// answer echoes the request and is valid JSON, its patch reads back and turns the pod into exactly
 /// the `patchedObject` the pipeline reports, and a second pass (reinvocation) applies no rule again.
+///
+/// `configFitsJSONText` is false for a configuration holding an object with a repeated key, which only
+/// a damaged cache entry can give (`BinaryJSON` accepts it by design): its patch text cannot say what
+/// was applied, so it is not compared.
 @discardableResult
-public func checkReview(_ request: AdmissionRequest, config: ConfigLoad, _ what: String) -> ReviewResult {
+public func checkReview(
+  _ request: AdmissionRequest, config: ConfigLoad, _ what: String, configFitsJSONText: Bool = true
+) -> ReviewResult {
   let result = Review.run(request, config: config, environment: Fixtures.environment)
   let response = result.response
   check(response.uid == request.uid, "\(what): the answer's uid is not the request's")
@@ -15,7 +21,7 @@ public func checkReview(_ request: AdmissionRequest, config: ConfigLoad, _ what:
     request.dryRun ? result.events.isEmpty : result.events.count == result.failures.count,
     "\(what): not one Event per failure (none for a dry run)")
 
-  checkAnswer(response, request: request, what)
+  checkAnswer(response, request: request, exactPatch: configFitsJSONText, what)
   checkPatch(result, what)
   for event in result.events {
     let body = event.body(api: result.eventAPI).serializedBytes()
@@ -30,7 +36,9 @@ public func checkReview(_ request: AdmissionRequest, config: ConfigLoad, _ what:
 }
 
 /// The AdmissionReview written to stdout parses, echoes the apiVersion and uid, and carries the patch.
-private func checkAnswer(_ response: AdmissionResponse, request: AdmissionRequest, _ what: String) {
+private func checkAnswer(
+  _ response: AdmissionResponse, request: AdmissionRequest, exactPatch: Bool, _ what: String
+) {
   let text = response.review(apiVersion: request.reviewAPIVersion).serializedBytes()
   guard let review = try? JSONParser.parse(text) else { fatal("invariant failed: \(what): the answer is not JSON") }
   check(review["apiVersion"]?.stringValue == request.reviewAPIVersion, "\(what): the answer's apiVersion")
@@ -42,7 +50,7 @@ private func checkAnswer(_ response: AdmissionResponse, request: AdmissionReques
   guard let bytes = Base64.decode(encoded), let json = try? JSONParser.parse(bytes),
     let patch = try? JSONPatch(json: json)
   else { fatal("invariant failed: \(what): the answer's patch does not read back") }
-  check(patch == response.patch, "\(what): the answer's patch reads back different")
+  check(!exactPatch || patch == response.patch, "\(what): the answer's patch reads back different")
 }
 
 /// Applying the patch to the pod as sent gives exactly the pod the pipeline reports.
