@@ -4,7 +4,7 @@ BIN := .build/release/podinject
 
 PREFIX ?= /usr/local
 
-.PHONY: setup build sample install test bench lint
+.PHONY: setup build sample install test bench fuzz lint
 
 setup:
 	scripts/setup
@@ -29,5 +29,9 @@ test:
 bench: build
 	scripts/bench
 
+# Every fuzz target for FUZZ_SECONDS (default 600) each; findings go to out/fuzz/<target>/ (README, "Fuzzing").
+fuzz: setup
+	scripts/fuzz run
+
 lint:
-	swift format lint --strict -r Sources Tests
+	swift format lint --strict -r Sources Tests Fuzz/Sources

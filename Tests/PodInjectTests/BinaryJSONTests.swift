@@ -35,6 +35,13 @@ struct BinaryJSONTests {
     #expect(BinaryJSON.decode([4, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0x7F]) == nil)
   }
 
+  /// Found by the cache fuzz target: a damaged entry turned the string "20m" into a number, which the
+  /// answer's patch then carried as null.
+  @Test(arguments: ["20m", "", "+1", "01", "1.", ".5", "0x1F", "NaN", "1e", " 1", "1 "])
+  func aNumberWhoseTextIsNotJSONGivesNil(text: String) throws {
+    #expect(BinaryJSON.decode(BinaryJSON.encode(["cpu": .number(text)])) == nil)
+  }
+
   @Test func nestingPastTheLimitGivesNil() throws {
     var value: JSONValue = "leaf"
     for _ in 0..<20 { value = [value] }

@@ -4,7 +4,7 @@
 /// the cached configuration a quarter of a CGI admission's own work.
 ///
 /// The reader never crashes on bad bytes: any inconsistency (truncation, a count larger than the bytes
-/// left, an unknown tag, nesting past `maxDepth`) gives nil.
+/// left, an unknown tag, a number whose text is not a JSON number, nesting past `maxDepth`) gives nil.
 public enum BinaryJSON {
   private enum Tag: UInt8 {
     case null = 0
@@ -91,7 +91,8 @@ public enum BinaryJSON {
       case .null: return .null
       case .false: return .bool(false)
       case .true: return .bool(true)
-      case .number: return text().map(JSONValue.number)
+      // Number text goes out in patches as it is; text JSON cannot carry would be written as something else.
+      case .number: return text().flatMap { JSONWriter.isNumber($0) ? .number($0) : nil }
       case .string: return text().map(JSONValue.string)
       case .array:
         // Every element takes at least one byte: a count beyond the bytes left is corrupt, not a

@@ -68,7 +68,7 @@ extension JSONPatchOperation {
 
 /// Appends JSON text to a byte buffer. Recursive: values come from the parser (depth-limited)
 /// or from code, so their depth is bounded by construction.
-private struct JSONWriter {
+struct JSONWriter {
   let pretty: Bool
   var output: [UInt8] = []
 
