@@ -92,7 +92,7 @@ public enum BinaryJSON {
       case .false: return .bool(false)
       case .true: return .bool(true)
       // Number text goes out in patches as it is; text JSON cannot carry would be written as something else.
-      case .number: return text().flatMap { JSONWriter.isNumber($0) ? .number($0) : nil }
+      case .number: return text().flatMap { JSONValue.isNumberText($0) ? .number($0) : nil }
       case .string: return text().map(JSONValue.string)
       case .array:
         // Every element takes at least one byte: a count beyond the bytes left is corrupt, not a
