@@ -373,7 +373,7 @@ struct ConfigLoaderTests {
       "image"),
     Problem(
       "an operation Kubernetes does not send for a pod",
-      "rules:\n- name: a\n  match:\n    operations: [DELETE]\n", at: "DELETE", "DELETE"),
+      "rules:\n- name: a\n  match:\n    operations: [DELETE]\n", at: "DELETE", "CREATE, UPDATE, *"),
     Problem(
       "initContainerPosition", "rules:\n- name: a\n  initContainerPosition: Middle\n", at: "Middle",
       "First"),

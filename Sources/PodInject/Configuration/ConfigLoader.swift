@@ -233,7 +233,7 @@ struct ConfigReader {
       case "operations":
         let operations = stringList(value) ?? match.operations
         for operation in operations where !["CREATE", "UPDATE", "*"].contains(operation) {
-          fail(value, "match.operations: \"\(operation)\" is not one of CREATE, UPDATE, *")
+          fail(value, "match.operations: each must be one of CREATE, UPDATE, *")
         }
         match.operations = operations
       case "namespaces": match.namespaces = (stringList(value) ?? ["*"]).map(Glob.init)
@@ -326,7 +326,8 @@ struct ConfigReader {
     guard let text = string(node) else { return nil }
     guard let value = Choice(rawValue: text) else {
       let options = Choice.allCases.map(\.rawValue).joined(separator: ", ")
-      fail(node, "\"\(text)\" is not one of \(options)")
+      // The value itself is not repeated: no input text goes into a message.
+      fail(node, "must be one of \(options)")
       return nil
     }
     return value
