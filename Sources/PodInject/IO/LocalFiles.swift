@@ -56,7 +56,12 @@ public enum LocalFiles {
     if fstat(fd, &info) == 0 && (info.st_mode & S_IFMT) == S_IFDIR {
       throw FileError(path: path, reason: "is a directory, not a file")
     }
-    // A read error is an error, not the end of the file.
+    return try readWhole(fd, path: path, limit: limit)
+  }
+
+  /// Everything `fd` holds, `path` naming it in errors: a read error is an error, not the end of the
+  /// file, and more than `limit` bytes is refused.
+  static func readWhole(_ fd: Int32, path: String, limit: Int) throws(FileError) -> [UInt8] {
     let (bytes, overflowed, error) = readReportingErrors(fd, limit: limit)
     guard error == 0 else { throw FileError(path: path, reason: String(cString: strerror(error))) }
     guard !overflowed else { throw FileError(path: path, reason: "larger than \(limit) bytes") }
@@ -67,6 +72,11 @@ public enum LocalFiles {
   public static func names(in directory: String) -> [String] {
     guard let handle = opendir(directory) else { return [] }
     defer { closedir(handle) }
+    return names(of: handle)
+  }
+
+  /// The names an open directory stream holds from where it stands (without `.` and `..`).
+  static func names(of handle: OpaquePointer) -> [String] {
     var names: [String] = []
     while let entry = readdir(handle) {
       let name = withUnsafePointer(to: entry.pointee.d_name) {

@@ -161,14 +161,7 @@ public final class PrivateDirectory {
     }
     defer { closedir(handle) }
     rewinddir(handle)
-    var names: [String] = []
-    while let entry = readdir(handle) {
-      let name = withUnsafePointer(to: entry.pointee.d_name) {
-        $0.withMemoryRebound(to: CChar.self, capacity: 256) { String(cString: $0) }
-      }
-      if name != "." && name != ".." { names.append(name) }
-    }
-    return names
+    return LocalFiles.names(of: handle)
   }
 
   /// The content of the regular file `name` (never through a symbolic link, never a FIFO or device).
@@ -180,9 +173,7 @@ public final class PrivateDirectory {
     guard fstat(fd, &info) == 0, (info.st_mode & S_IFMT) == S_IFREG else {
       throw FileError(path: path + "/" + name, reason: "is not a regular file")
     }
-    let (bytes, overflowed) = LocalFiles.read(fd, limit: limit)
-    guard !overflowed else { throw FileError(path: path + "/" + name, reason: "larger than \(limit) bytes") }
-    return bytes
+    return try LocalFiles.readWhole(fd, path: path + "/" + name, limit: limit)
   }
 
   /// Writes `bytes` to `name` through `temporary` (see `LocalFiles.writeAtomically`); nil on success.
