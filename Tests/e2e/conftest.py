@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import socket
 import sys
 from pathlib import Path
 
@@ -58,3 +59,15 @@ def home(tmp_path: Path) -> Path:
     d = tmp_path / "home"
     d.mkdir()
     return d
+
+
+@pytest.fixture
+def closed_port():
+    """A loopback port that refuses connections for the whole test (bound, never listening: nothing
+    else can take it meanwhile)."""
+    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    s.bind(("127.0.0.1", 0))
+    try:
+        yield s.getsockname()[1]
+    finally:
+        s.close()

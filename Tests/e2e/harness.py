@@ -721,6 +721,23 @@ def config_copy(src: Path, dest_dir: Path, name: str = "config.yaml", **events: 
     return path
 
 
+def write_kubeconfig(path: Path, port: int, *, token: str = "e2e-token-not-secret",
+                     namespace: str | None = None) -> Path:
+    """A kubeconfig for an API server at https://127.0.0.1:`port` (TLS unverified), with `token` and,
+    when given, a context namespace; with the `closed_port` fixture, Events wait in the outbox."""
+    context: dict[str, str] = {"cluster": "c", "user": "u"}
+    if namespace is not None:
+        context["namespace"] = namespace
+    path.write_text(json.dumps({
+        "apiVersion": "v1", "kind": "Config", "current-context": "c",
+        "clusters": [{"name": "c", "cluster": {"server": f"https://127.0.0.1:{port}",
+                                               "insecure-skip-tls-verify": True}}],
+        "users": [{"name": "u", "user": {"token": token}}],
+        "contexts": [{"name": "c", "context": context}],
+    }))
+    return path
+
+
 def stop_process(proc: subprocess.Popen) -> None:
     """Stops `proc`, and its whole process group when it leads one (fcgiwrap's prefork children
     outlive a signal to their parent alone)."""

@@ -7,7 +7,6 @@ import json
 import os
 import re
 import shlex
-import socket
 import subprocess
 from pathlib import Path
 
@@ -28,29 +27,6 @@ def _readme_exit_status(what: str) -> int:
     assert m, "README.md no longer documents the exit status of `events flush`"
     assert what in m.group(2), m.group(0)
     return int(m.group(1))
-
-
-@pytest.fixture
-def closed_port():
-    """A loopback port that refuses connections for the whole test (bound, never listening: nothing
-    else can take it meanwhile)."""
-    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    s.bind(("127.0.0.1", 0))
-    try:
-        yield s.getsockname()[1]
-    finally:
-        s.close()
-
-
-def write_kubeconfig(path: Path, port: int) -> Path:
-    path.write_text(json.dumps({
-        "apiVersion": "v1", "kind": "Config", "current-context": "down",
-        "clusters": [{"name": "down", "cluster": {"server": f"https://127.0.0.1:{port}",
-                                                   "insecure-skip-tls-verify": True}}],
-        "users": [{"name": "u", "user": {"token": "e2e-token-not-secret"}}],
-        "contexts": [{"name": "down", "context": {"cluster": "down", "user": "u"}}],
-    }))
-    return path
 
 
 # --------------------------------------------------------------------------------------------
@@ -253,7 +229,7 @@ def test_events_flush_with_api_down_exits_as_the_readme_says(tmp_path, closed_po
     expected = _readme_exit_status("the API server is unreachable")
     assert expected == 3
     config = h.config_copy(SAMPLE_CONFIG, tmp_path, timeoutMilliseconds=1000)
-    kubeconfig = write_kubeconfig(tmp_path / "kubeconfig", closed_port)
+    kubeconfig = h.write_kubeconfig(tmp_path / "kubeconfig", closed_port)
     outbox = tmp_path / "outbox"
     # A failing rule puts one Event in the outbox; delivering it fails (connection refused) and leaves it.
     r = h.run_podinject(["--config", str(config), "--kubeconfig", str(kubeconfig)],
@@ -278,7 +254,7 @@ def test_events_flush_with_api_down_exits_as_the_readme_says(tmp_path, closed_po
 def test_events_flush_with_nothing_waiting_succeeds(tmp_path, closed_port, podinject_bin):
     """Exit 3 means Events are waiting, not merely that the API server is down."""
     config = h.config_copy(SAMPLE_CONFIG, tmp_path)
-    kubeconfig = write_kubeconfig(tmp_path / "kubeconfig", closed_port)
+    kubeconfig = h.write_kubeconfig(tmp_path / "kubeconfig", closed_port)
     flush = h.run_podinject(["events", "flush", "--config", str(config), "--kubeconfig", str(kubeconfig)],
                             timeout=5)
     assert flush.returncode == 0, flush.describe()
@@ -434,7 +410,7 @@ def test_readme_debugging_examples_name_the_config():
 def test_events_flush_without_any_api_leaves_waiting_events_waiting(tmp_path, closed_port, podinject_bin):
     """No --kubeconfig, $KUBECONFIG or service account: Events spooled earlier stay, and flush says so (3)."""
     config = h.config_copy(SAMPLE_CONFIG, tmp_path)
-    kubeconfig = write_kubeconfig(tmp_path / "kubeconfig", closed_port)
+    kubeconfig = h.write_kubeconfig(tmp_path / "kubeconfig", closed_port)
     r = h.run_podinject(["--config", str(config), "--kubeconfig", str(kubeconfig)],
                         (h.SAMPLES / "review-template-failure.json").read_bytes())
     assert r.returncode == 0, r.describe()
@@ -458,7 +434,7 @@ def test_events_flush_with_nothing_waiting_does_not_say_events_wait(api, tmp_pat
     config = h.config_copy(SAMPLE_CONFIG, tmp_path)
     args = ["events", "flush", "--config", str(config)]
     if api == "unreachable":
-        args += ["--kubeconfig", str(write_kubeconfig(tmp_path / "kubeconfig", closed_port))]
+        args += ["--kubeconfig", str(h.write_kubeconfig(tmp_path / "kubeconfig", closed_port))]
     flush = h.run_podinject(args, timeout=5, env=h.clean_env(home=tmp_path))
     assert flush.returncode == 0, flush.describe()
     (line,) = h.stderr_json_lines(flush)

@@ -6,7 +6,6 @@ line or Event files, nor in a refusal (stdin, CGI or function runtime)."""
 from __future__ import annotations
 
 import json
-import socket
 from pathlib import Path
 
 import pytest
@@ -35,33 +34,16 @@ rules:
     return path
 
 
-def _refused_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def _kubeconfig(path: Path) -> Path:
-    """An API server that refuses connections: Events wait in the outbox, where the test reads them."""
-    path.write_text(json.dumps({
-        "apiVersion": "v1", "kind": "Config", "current-context": "c",
-        "clusters": [{"name": "c", "cluster": {"server": f"https://127.0.0.1:{_refused_port()}",
-                                               "insecure-skip-tls-verify": True}}],
-        "users": [{"name": "u", "user": {"token": "t"}}],
-        "contexts": [{"name": "c", "context": {"cluster": "c", "user": "u"}}],
-    }))
-    return path
-
-
 @pytest.mark.parametrize("tag", ["int", "float", "bool", "null"])
-def test_a_mistyped_config_scalar_is_never_repeated(tag, tmp_path, podinject_bin):
+def test_a_mistyped_config_scalar_is_never_repeated(tag, tmp_path, closed_port, podinject_bin):
     cfg = _config(tmp_path, tag)
     r = h.run_podinject(["check-config", "--config", str(cfg)])
     assert r.returncode == 1, r.describe()
     assert f"{cfg}:8:5: the value tagged !!{tag} is not" in r.err, r.err
     assert CANARY not in r.out + r.err
 
-    env = h.clean_env({"KUBECONFIG": str(_kubeconfig(tmp_path / "kubeconfig"))}, home=tmp_path)
+    kubeconfig = h.write_kubeconfig(tmp_path / "kubeconfig", closed_port)
+    env = h.clean_env({"KUBECONFIG": str(kubeconfig)}, home=tmp_path)
     review = json.loads((h.SAMPLES / "review-plain-pod.json").read_text())
     r = h.admit(review, config=cfg, env=env)
     assert r.returncode == 0, r.describe()

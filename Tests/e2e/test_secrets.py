@@ -5,7 +5,6 @@ status annotation, the log line, the deliverer's log or the Event files of the o
 from __future__ import annotations
 
 import json
-import socket
 from pathlib import Path
 
 import pytest
@@ -49,28 +48,12 @@ def _pod(deny: bool = False) -> dict:
     }
 
 
-def _refused_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def _kubeconfig(path: Path) -> Path:
-    path.write_text(json.dumps({
-        "apiVersion": "v1", "kind": "Config", "current-context": "e2e",
-        "clusters": [{"name": "e2e", "cluster": {"server": f"https://127.0.0.1:{_refused_port()}",
-                                                 "insecure-skip-tls-verify": True}}],
-        "users": [{"name": "e2e", "user": {"token": KUBE_TOKEN}}],
-        "contexts": [{"name": "e2e", "context": {"cluster": "e2e", "user": "e2e", "namespace": "payments"}}],
-    }))
-    return path
-
-
-def _run(tmp_path: Path, *, deny: bool = False, dry_run: bool = False):
+def _run(tmp_path: Path, closed_port: int, *, deny: bool = False, dry_run: bool = False):
     cfg = h.config_copy(CONFIG, tmp_path, logFile=str(tmp_path / "deliverer.log"))
     review = h.make_review(_pod(deny), namespace="payments", uid=h.stable_uid(f"leak/{deny}/{dry_run}"),
                            username=h.CONTROLLER_USERS["ReplicaSet"], groups=h.CONTROLLER_GROUPS, dry_run=dry_run)
-    env = h.clean_env({"KUBECONFIG": str(_kubeconfig(tmp_path / "kubeconfig"))}, home=tmp_path)
+    kubeconfig = h.write_kubeconfig(tmp_path / "kubeconfig", closed_port, token=KUBE_TOKEN, namespace="payments")
+    env = h.clean_env({"KUBECONFIG": str(kubeconfig)}, home=tmp_path)
     r = h.admit(review, config=cfg, env=env)
     assert r.returncode == 0, r.describe()
     answer = r.json()
@@ -87,8 +70,8 @@ def _assert_no_canary(where: str, text: str) -> None:
         assert c not in text, f"secret {c!r} leaked into {where}:\n{text[:2000]}"
 
 
-def test_no_secret_in_any_signal(tmp_path, podinject_bin):
-    review, answer, r, outbox, logfile = _run(tmp_path)
+def test_no_secret_in_any_signal(tmp_path, closed_port, podinject_bin):
+    review, answer, r, outbox, logfile = _run(tmp_path, closed_port)
     resp = answer["response"]
     assert resp["allowed"] is True
     ops = h.patch_of(answer)
@@ -116,8 +99,8 @@ def test_no_secret_in_any_signal(tmp_path, podinject_bin):
         assert "InjectionFailed" in text, text[:2000]
 
 
-def test_no_secret_in_a_denial(tmp_path, podinject_bin):
-    review, answer, r, outbox, logfile = _run(tmp_path, deny=True)
+def test_no_secret_in_a_denial(tmp_path, closed_port, podinject_bin):
+    review, answer, r, outbox, logfile = _run(tmp_path, closed_port, deny=True)
     resp = answer["response"]
     assert resp["allowed"] is False and resp["status"]["code"] == 403, resp
     assert "deny-secret" in resp["status"]["message"]
@@ -131,8 +114,8 @@ def test_no_secret_in_a_denial(tmp_path, podinject_bin):
     assert any("InjectionDenied" in t for t in texts), texts
 
 
-def test_dry_run_creates_no_event(tmp_path, podinject_bin):
-    _, answer, r, outbox, _ = _run(tmp_path, dry_run=True)
+def test_dry_run_creates_no_event(tmp_path, closed_port, podinject_bin):
+    _, answer, r, outbox, _ = _run(tmp_path, closed_port, dry_run=True)
     assert answer["response"]["allowed"] is True
     assert _outbox_files(outbox) == [], "dryRun must create no Event (sideEffects: NoneOnDryRun)"
     _assert_no_canary("stderr", r.err)
