@@ -17,10 +17,12 @@ let package = Package(
     ),
     // The one door to C: libcurl through dlopen (loaded only to send Events) and a detached spawn.
     .target(name: "CCurl"),
+    // Hands the Swift runtime argv from the C start-up code (no /proc/self/maps scan at every start).
+    .target(name: "CArguments"),
     .target(name: "KubeClient", dependencies: ["PodInject", "CCurl"]),
     .executableTarget(
       name: "podinject",
-      dependencies: ["PodInject", "KubeClient"]
+      dependencies: ["PodInject", "KubeClient", "CArguments"]
     ),
     .testTarget(name: "PodInjectTests", dependencies: ["PodInject"], exclude: ["Fixtures"]),
     .testTarget(name: "KubeClientTests", dependencies: ["KubeClient", "PodInject"]),

@@ -464,3 +464,15 @@ def test_apply_exit_status_on_a_denial_is_the_readmes(tmp_path, podinject_bin):
     assert any(": DENIED: " in ln and "database-credentials" in ln for ln in r.err.splitlines()), r.describe()
     explain = h.run_podinject(["explain", "-f", str(pod), "--config", str(SAMPLE_CONFIG)])
     assert explain.returncode == 0 and "decision: DENIED (403)" in explain.out, explain.describe()
+
+
+@pytest.mark.parametrize("path", ["/nonexistent/dir with space/é☃.yaml", "/nonexistent/" + "x" * 3000,
+                                  "/nonexistent/tab\there", "/nonexistent/-leading-dash"])
+def test_arguments_arrive_intact(path, podinject_bin):
+    """argv reaches the program byte for byte (Sources/CArguments hands it over from the C start-up code),
+    whatever it holds and however long it is, with arguments before and after it."""
+    r = h.run_podinject(["check-config", "--config", path])
+    assert r.returncode == 1, r.describe()
+    assert r.err.splitlines()[0] == f"{path}: cannot read: No such file or directory", r.err
+    many = h.run_podinject(["check-config"] + ["--config", path] * 200)
+    assert many.err.splitlines()[0] == f"{path}: cannot read: No such file or directory", many.err
