@@ -4,7 +4,7 @@ import PackageDescription
 let package = Package(
   name: "podinject",
   products: [
-    .executable(name: "podinject", targets: ["podinject"]),
+    .executable(name: "podinject", targets: ["PodInjectCommand"]),
     .library(name: "PodInject", targets: ["PodInject"]),
   ],
   targets: [
@@ -18,8 +18,9 @@ let package = Package(
     // The one door to C: libcurl through dlopen (loaded only to send Events) and a detached spawn.
     .target(name: "CCurl"),
     .target(name: "KubeClient", dependencies: ["PodInject", "CCurl"]),
+    // The executable `podinject`: its folder is named apart from `PodInject`, which differs only in case.
     .executableTarget(
-      name: "podinject",
+      name: "PodInjectCommand",
       dependencies: ["PodInject", "KubeClient"]
     ),
     .testTarget(name: "PodInjectTests", dependencies: ["PodInject"], exclude: ["Fixtures"]),
