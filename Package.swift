@@ -12,11 +12,13 @@ let package = Package(
     .systemLibrary(name: "CYAML", path: "Sources/CYAML"),
     .target(
       name: "PodInject",
-      dependencies: ["CYAML"],
+      dependencies: ["CYAML", "CSpawn"],
       linkerSettings: [.linkedLibrary(":libyaml.a")]
     ),
-    // The one door to C: libcurl through dlopen (loaded only to send Events) and a detached spawn.
+    // The door to libcurl, through dlopen (loaded only to send Events); only KubeClient uses it.
     .target(name: "CCurl"),
+    // The door to posix_spawn: the detached Event deliverer; only SystemHost uses it.
+    .target(name: "CSpawn"),
     .target(name: "KubeClient", dependencies: ["PodInject", "CCurl"]),
     // The executable `podinject`: its folder is named apart from `PodInject`, which differs only in case.
     .executableTarget(

@@ -1,3 +1,4 @@
+import KubeClient
 import PodInject
 
 #if canImport(Glibc)
@@ -17,84 +18,92 @@ enum ReviewCommand: Command {
   ]
 
   static func run(_ arguments: ParsedArguments) -> Int32 {
-    let started = IO.monotonicMilliseconds()
+    let host = SystemHost()
+    let started = host.monotonicMilliseconds()
     signal(SIGPIPE, SIG_IGN)
     var maxBodyBytes = HTTPFront.defaultMaxBodyBytes
     if let text = arguments["max-body-bytes"] {
       guard let value = Int(text), value > 0 else { Podinject.fail("--max-body-bytes needs a positive number") }
       maxBodyBytes = value
     }
-    let mode = InvocationMode.detect(forceCGI: arguments.has("cgi"), environment: IO.env)
-    let session = ReviewSession(
-      mode: mode, configOption: arguments["config"], kubeconfig: arguments["kubeconfig"], maxBodyBytes: maxBodyBytes,
-      started: started)
-    return session.run()
-  }
-}
-
-/// One invocation of the webhook: read, decide (in the library), write, report.
-struct ReviewSession {
-  let mode: InvocationMode
-  let configOption: String?
-  let kubeconfig: String?
-  let maxBodyBytes: Int
-  let started: Double
-
-  /// Runs the invocation and returns its exit status.
-  func run() -> Int32 {
+    let mode = InvocationMode.detect(forceCGI: arguments.has("cgi"), environment: host.environment)
     Limits.arm(LastWords.beforeReview(mode))
+
+    // 1. Read the body, per the mode's framing rules.
     let body: [UInt8]
-    switch readBody() {
+    switch RequestBody.read(mode, maxBodyBytes: maxBodyBytes) {
     case .success(let bytes): body = bytes
-    case .failure(let error): return refuse(error)
+    case .failure(let unusable): return refuse(unusable, mode: mode, host: host)
     }
+    // 2. Decode it. The API server sends JSON; YAML is a convenience of stdin mode only (SPEC §1).
     let request: AdmissionRequest
     do {
-      // The API server sends JSON; YAML is a convenience of stdin mode only (SPEC §1).
       request = try AdmissionRequest.decode(body, allowingYAML: mode == .stdin)
     } catch {
-      return refuse(HTTPFront.HTTPError(status: 400, message: error.message))
+      return refuse(UnusableInput(error.message), mode: mode, host: host)
     }
     Limits.update(LastWords.interrupted(request, deny: false, mode: mode))
-    let config = ConfigSource.load(configOption, cached: true)
+
+    // 3. Review it, with the configuration (cached when the file is unchanged).
+    let configFile = ConfigFile(option: arguments["config"], host: host)
+    let config = configFile.load(cached: true)
     if config.fallbackPolicy == .deny { Limits.update(LastWords.interrupted(request, deny: true, mode: mode)) }
-    let environment = ConfigSource.environment(config)
+    let environment = ReviewEnvironment(config, host: host)
     let result = Review.run(request, config: config, environment: environment)
 
-    // Events go to the outbox before the answer, so that no failure is lost if the host kills us after it.
+    // 4. Events go to the outbox before the answer, so that no failure is lost if the host kills us after it.
     let settings = config.eventSettings
-    var handoff = EventHandoff(settings: settings, kubeconfig: kubeconfig)
-    handoff.spool(result.events, now: environment.now)
+    var events = AdmissionEvents(settings: settings, kubeconfig: arguments["kubeconfig"], host: host)
+    events.spool(result.events, now: environment.now)
 
+    // 5. Answer.
     let review = result.response.review(apiVersion: request.reviewAPIVersion)
-    let answer = review.serializedBytes()
     Limits.disarm()
-    switch mode {
-    case .cgi: IO.write(1, Array(HTTPFront.cgiHeader(status: 200, reason: "OK").utf8) + answer)
-    case .stdin, .functionRuntime: IO.write(1, answer + [0x0A])
-    }
+    IO.write(1, mode.framedAnswer(review.serializedBytes()))
     // lighttpd (and Apache) SIGTERM a CGI program as soon as its response ends; what is left (the log
     // line, handing Events to a deliverer) is short and bounded, and must not be lost to that.
     if mode == .cgi { signal(SIGTERM, SIG_IGN) }
     close(1)
 
-    handoff.deliver(inProcess: mode == .stdin, configPath: ConfigSource.path(configOption))
+    // 6. Deliver the Events: here in stdin mode, else through a detached deliverer.
+    events.deliver(inProcess: mode == .stdin, configPath: configFile.path)
     let line = LogLine.review(
-      result, events: handoff.counts, durationMs: IO.monotonicMilliseconds() - started, time: environment.now,
-      notes: handoff.notes)
-    log(line, settings: settings)
+      result, events: events.counts, durationMs: host.monotonicMilliseconds() - started, time: environment.now,
+      notes: events.notes)
+    log(line, to: mode.logDestination(settings), host: host)
     // Exit here, with the request, the configuration and the result still alive: freeing a 1 MiB
     // document (or a configuration) node by node would cost more than deciding on it, and the process
     // ends anyway.
     withExtendedLifetime((request, config, result, body, review)) { exit(0) }
   }
 
-  /// The request body, per the mode's framing rules, or the HTTP error it deserves.
-  private func readBody() -> Result<[UInt8], HTTPFront.HTTPError> {
+  /// Answers unusable input the way the mode requires (SPEC §6) and returns the exit status.
+  private static func refuse(_ unusable: UnusableInput, mode: InvocationMode, host: any Host) -> Int32 {
+    Limits.disarm()
+    let output = mode.refusal(unusable, time: host.now())
+    IO.write(1, output.stdout)
+    if let line = output.stderr { IO.write(2, line + "\n") }
+    return output.status
+  }
+
+  /// Writes the log line where the mode says.
+  private static func log(_ line: String, to destination: LogDestination, host: any Host) {
+    switch destination {
+    case .standardError: IO.write(2, line + "\n")
+    case .file(let path): _ = host.appendLine(line, to: path)
+    case .nowhere: break
+    }
+  }
+}
+
+/// Reading the request body, per the mode's framing rules (`HTTPFront` decides, this reads).
+enum RequestBody {
+  /// The body, or why there is nothing to answer.
+  static func read(_ mode: InvocationMode, maxBodyBytes: Int) -> Result<[UInt8], UnusableInput> {
     switch mode {
     case .stdin, .functionRuntime:
       let (bytes, overflowed) = IO.read(0, limit: maxBodyBytes)
-      return overflowed ? .failure(HTTPFront.tooLarge(maxBodyBytes)) : .success(bytes)
+      return overflowed ? .failure(.tooLarge(maxBodyBytes)) : .success(bytes)
     case .cgi:
       let verdict = HTTPFront.check(
         method: IO.env("REQUEST_METHOD"), contentType: IO.env("CONTENT_TYPE"),
@@ -103,55 +112,21 @@ struct ReviewSession {
       switch verdict {
       case .refuse(let error, let drain):
         if let drain { IO.drain(0, upTo: drain.byteCount, cap: HTTPFront.drainCapBytes) }
-        return .failure(error)
+        return .failure(UnusableInput(error))
       case .read(.length(let count)):
         let bytes = IO.read(0, exactly: count)
         guard bytes.count == count else {
-          return .failure(
-            HTTPFront.HTTPError(status: 400, message: "body ended after \(bytes.count) of \(count) bytes"))
+          return .failure(UnusableInput("body ended after \(bytes.count) of \(count) bytes"))
         }
         return .success(bytes)
       case .read(.toEOF):
         let (bytes, overflowed) = IO.read(0, limit: maxBodyBytes)
         if overflowed {
           IO.drain(0, upTo: nil, cap: HTTPFront.drainCapBytes)
-          return .failure(HTTPFront.tooLarge(maxBodyBytes))
+          return .failure(.tooLarge(maxBodyBytes))
         }
         return .success(bytes)
       }
-    }
-  }
-
-  /// Answers unusable input the way each mode requires (SPEC §6) and returns the exit status.
-  private func refuse(_ error: HTTPFront.HTTPError) -> Int32 {
-    Limits.disarm()
-    let message = "podinject: \(error.message)"
-    switch mode {
-    case .stdin:
-      IO.write(2, message + "\n")
-      return Exit.badInput
-    case .functionRuntime:
-      // The watchdog turns stderr into body text, so the reason travels in the body as a Status.
-      IO.write(1, error.body.serializedBytes() + [0x0A])
-      return Exit.badInput
-    case .cgi:
-      let extra = error.status == 405 ? ["Allow: POST"] : []
-      IO.write(1, Array(HTTPFront.cgiHeader(status: error.status, reason: error.reasonPhrase, extra: extra).utf8))
-      IO.write(1, error.body.serializedBytes())
-      log(LogLine.rejected(error.message, time: IO.now()), settings: nil)
-      return 0
-    }
-  }
-
-  /// Writes the log line: stderr in stdin and CGI modes, never in function-runtime mode (the watchdog
-  /// would put it in the body); there it goes to `events.logFile` when one is set.
-  private func log(_ line: String, settings: InjectionConfig.EventSettings?) {
-    switch mode {
-    case .stdin, .cgi: IO.write(2, line + "\n")
-    case .functionRuntime:
-      guard let path = settings?.logFile, !path.isEmpty, let fd = LocalFiles.openForAppending(path) else { return }
-      IO.write(fd, line + "\n")
-      close(fd)
     }
   }
 }
@@ -161,17 +136,6 @@ extension HTTPFront.BodyPlan {
   var byteCount: Int? {
     if case .length(let count) = self { return count }
     return nil
-  }
-}
-
-extension ConfigLoad {
-  /// What a decision falls back to when no rule can be applied: `defaults.onError`, as far as it
-  /// could be read (SPEC §4).
-  var fallbackPolicy: FailurePolicy {
-    switch self {
-    case .success(let config): return config.defaults.onError
-    case .failure(let error): return error.fallbackOnError ?? .allow
-    }
   }
 }
 
@@ -185,13 +149,13 @@ extension LastWords {
       """
     switch mode {
     case .stdin:
-      return LastWords(stdout: [], stderr: bytes("podinject: \u{0}\n"), status: Exit.badInput)
+      return LastWords(stdout: [], stderr: bytes("podinject: \u{0}\n"), status: ExitStatus.badInput)
     case .functionRuntime:
-      return LastWords(stdout: bytes(status) + [0x0A], stderr: [], status: Exit.badInput)
+      return LastWords(stdout: bytes(status) + [0x0A], stderr: [], status: ExitStatus.badInput)
     case .cgi:
       return LastWords(
         stdout: Array(HTTPFront.cgiHeader(status: 500, reason: "Internal Server Error").utf8) + bytes(status),
-        stderr: bytes(#"{"level":"error","error":"podinject: \#u{0}"}\#n"#), status: Exit.success)
+        stderr: bytes(#"{"level":"error","error":"podinject: \#u{0}"}\#n"#), status: ExitStatus.success)
     }
   }
 
@@ -204,12 +168,12 @@ extension LastWords {
     } else {
       review.append(0x0A)
     }
-    guard mode != .functionRuntime else { return LastWords(stdout: review, stderr: [], status: Exit.success) }
+    guard mode != .functionRuntime else { return LastWords(stdout: review, stderr: [], status: ExitStatus.success) }
     var line = bytes(#"{"level":"error","uid":"#)
     JSONValue.string(request.uid).serialize(into: &line)
     line += deny ? bytes(#","allowed":false"#) : bytes(#","allowed":true"#)
     line += bytes(#","error":"podinject: no rule applied: \#u{0}"}\#n"#)
-    return LastWords(stdout: review, stderr: line, status: Exit.success)
+    return LastWords(stdout: review, stderr: line, status: ExitStatus.success)
   }
 
   private static func bytes(_ text: StaticString) -> [UInt8] {
