@@ -25,7 +25,9 @@ let package = Package(
       name: "PodInjectCommand",
       dependencies: ["PodInject", "KubeClient"]
     ),
-    .testTarget(name: "PodInjectTests", dependencies: ["PodInject"], exclude: ["Fixtures"]),
-    .testTarget(name: "KubeClientTests", dependencies: ["KubeClient", "PodInject"]),
+    // A Host for tests (clock, environment, files and spawns in memory), shared by both test targets.
+    .target(name: "HostTesting", dependencies: ["PodInject"], path: "Tests/HostTesting"),
+    .testTarget(name: "PodInjectTests", dependencies: ["PodInject", "HostTesting"], exclude: ["Fixtures"]),
+    .testTarget(name: "KubeClientTests", dependencies: ["KubeClient", "PodInject", "HostTesting"]),
   ]
 )
