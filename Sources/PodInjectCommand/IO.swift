@@ -55,9 +55,4 @@ enum IO {
 
   @discardableResult
   static func write(_ fd: Int32, _ text: String) -> Bool { write(fd, Array(text.utf8)) }
-
-  /// An environment variable, nil when unset.
-  static func env(_ name: String) -> String? {
-    getenv(name).map { String(cString: $0) }
-  }
 }

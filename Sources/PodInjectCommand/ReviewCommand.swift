@@ -31,7 +31,7 @@ enum ReviewCommand: Command {
 
     // 1. Read the body, per the mode's framing rules.
     let body: [UInt8]
-    switch RequestBody.read(mode, maxBodyBytes: maxBodyBytes) {
+    switch RequestBody.read(mode, maxBodyBytes: maxBodyBytes, environment: host.environment) {
     case .success(let bytes): body = bytes
     case .failure(let unusable): return refuse(unusable, mode: mode, host: host)
     }
@@ -99,15 +99,17 @@ enum ReviewCommand: Command {
 /// Reading the request body, per the mode's framing rules (`HTTPFront` decides, this reads).
 enum RequestBody {
   /// The body, or why there is nothing to answer.
-  static func read(_ mode: InvocationMode, maxBodyBytes: Int) -> Result<[UInt8], UnusableInput> {
+  static func read(_ mode: InvocationMode, maxBodyBytes: Int, environment: (String) -> String?)
+    -> Result<[UInt8], UnusableInput>
+  {
     switch mode {
     case .stdin, .functionRuntime:
       let (bytes, overflowed) = IO.read(0, limit: maxBodyBytes)
       return overflowed ? .failure(.tooLarge(maxBodyBytes)) : .success(bytes)
     case .cgi:
       let verdict = HTTPFront.check(
-        method: IO.env("REQUEST_METHOD"), contentType: IO.env("CONTENT_TYPE"),
-        contentLength: IO.env("CONTENT_LENGTH"), transferEncoding: IO.env("HTTP_TRANSFER_ENCODING"),
+        method: environment("REQUEST_METHOD"), contentType: environment("CONTENT_TYPE"),
+        contentLength: environment("CONTENT_LENGTH"), transferEncoding: environment("HTTP_TRANSFER_ENCODING"),
         maxBodyBytes: maxBodyBytes)
       switch verdict {
       case .refuse(let error, let drain):
