@@ -58,8 +58,9 @@ enum ReviewCommand: Command {
 
     // 5. Answer.
     let review = result.response.review(apiVersion: request.reviewAPIVersion)
+    let answer = mode.framedAnswer(review.serializedBytes())
     Limits.disarm()
-    IO.write(1, mode.framedAnswer(review.serializedBytes()))
+    IO.write(1, answer)
     // lighttpd (and Apache) SIGTERM a CGI program as soon as its response ends; what is left (the log
     // line, handing Events to a deliverer) is short and bounded, and must not be lost to that.
     if mode == .cgi { signal(SIGTERM, SIG_IGN) }
