@@ -15,37 +15,41 @@ struct ConfigField<Root> {
   /// Puts back what `encode` kept; false when it is missing or odd.
   let decode: (JSONValue, inout Root) -> Bool
 
-  /// A field stored at `path`: YAML gives it through `read` (nil leaves the default), the cache
-  /// through `Value`'s own encoding.
+  /// A field read with `get` and written with `set` (closures, not key paths: a key path costs its
+  /// instantiation at run time, and the process lives for one admission). YAML gives it through
+  /// `read` (nil leaves the default), the cache through `Value`'s own encoding.
   init<Value: CacheValue>(
-    _ key: String, _ path: WritableKeyPath<Root, Value>, property: String? = nil,
-    read: @escaping (inout ConfigReader, YAMLNode) -> Value?
+    _ key: String, get: @escaping (Root) -> Value, set: @escaping (inout Root, Value) -> Void,
+    property: String? = nil, read: @escaping (inout ConfigReader, YAMLNode) -> Value?
   ) {
-    self.init(key, path, property: property) { reader, node, root in
-      if let value = read(&reader, node) { root[keyPath: path] = value }
+    self.init(key, get: get, set: set, property: property) { reader, node, root in
+      if let value = read(&reader, node) { set(&root, value) }
     }
   }
 
   /// A field whose reading does more than set its value (or, with `inYAML` false, nothing at all).
   init<Value: CacheValue>(
-    _ key: String, _ path: WritableKeyPath<Root, Value>, property: String? = nil, inYAML: Bool = true,
+    _ key: String, get: @escaping (Root) -> Value, set: @escaping (inout Root, Value) -> Void,
+    property: String? = nil, inYAML: Bool = true,
     readInto: @escaping (inout ConfigReader, YAMLNode, inout Root) -> Void
   ) {
     self.key = key
     self.property = property ?? key
     self.inYAML = inYAML
     self.read = readInto
-    encode = { $0[keyPath: path].cacheJSON }
+    encode = { get($0).cacheJSON }
     decode = { json, root in
       guard let value = Value(cacheJSON: json) else { return false }
-      root[keyPath: path] = value
+      set(&root, value)
       return true
     }
   }
 
   /// A field the cache keeps but YAML never holds: it is found while loading.
-  static func derived<Value: CacheValue>(_ key: String, _ path: WritableKeyPath<Root, Value>) -> ConfigField {
-    ConfigField(key, path, inYAML: false) { _, _, _ in }
+  static func derived<Value: CacheValue>(
+    _ key: String, get: @escaping (Root) -> Value, set: @escaping (inout Root, Value) -> Void
+  ) -> ConfigField {
+    ConfigField(key, get: get, set: set, inYAML: false) { _, _, _ in }
   }
 }
 
