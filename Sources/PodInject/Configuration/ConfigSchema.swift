@@ -82,6 +82,21 @@ extension ConfigSchema {
 protocol CacheValue {
   var cacheJSON: JSONValue { get }
   init?(cacheJSON: JSONValue)
+  /// A list of values from the cache's items; JSON values take the items as they are, sharing
+  /// their storage, so that a cached configuration costs no copy (and no freeing of the original).
+  static func list(cacheItems: [JSONValue]) -> [Self]?
+}
+
+extension CacheValue {
+  static func list(cacheItems items: [JSONValue]) -> [Self]? {
+    var values: [Self] = []
+    values.reserveCapacity(items.count)
+    for item in items {
+      guard let value = Self(cacheJSON: item) else { return nil }
+      values.append(value)
+    }
+    return values
+  }
 }
 
 extension String: CacheValue {
@@ -111,6 +126,7 @@ extension Bool: CacheValue {
 extension JSONValue: CacheValue {
   var cacheJSON: JSONValue { self }
   init?(cacheJSON: JSONValue) { self = cacheJSON }
+  static func list(cacheItems items: [JSONValue]) -> [JSONValue]? { items }
 }
 
 extension JSONObject: CacheValue {
@@ -132,13 +148,7 @@ extension Glob: CacheValue {
 extension Array: CacheValue where Element: CacheValue {
   var cacheJSON: JSONValue { .array(map(\.cacheJSON)) }
   init?(cacheJSON: JSONValue) {
-    guard case .array(let items) = cacheJSON else { return nil }
-    var values: [Element] = []
-    values.reserveCapacity(items.count)
-    for item in items {
-      guard let value = Element(cacheJSON: item) else { return nil }
-      values.append(value)
-    }
+    guard case .array(let items) = cacheJSON, let values = Element.list(cacheItems: items) else { return nil }
     self = values
   }
 }
