@@ -4,7 +4,7 @@ import PackageDescription
 let package = Package(
   name: "podinject",
   products: [
-    .executable(name: "podinject", targets: ["podinject"]),
+    .executable(name: "podinject", targets: ["PodInjectCommand"]),
     .library(name: "PodInject", targets: ["PodInject"]),
   ],
   targets: [
@@ -12,19 +12,24 @@ let package = Package(
     .systemLibrary(name: "CYAML", path: "Sources/CYAML"),
     .target(
       name: "PodInject",
-      dependencies: ["CYAML"],
+      dependencies: ["CYAML", "CSpawn"],
       linkerSettings: [.linkedLibrary(":libyaml.a")]
     ),
-    // The one door to C: libcurl through dlopen (loaded only to send Events) and a detached spawn.
+    // The door to libcurl, through dlopen (loaded only to send Events); only KubeClient uses it.
     .target(name: "CCurl"),
+    // The door to posix_spawn: the detached Event deliverer; only SystemHost uses it.
+    .target(name: "CSpawn"),
     // Hands the Swift runtime argv from the C start-up code (no /proc/self/maps scan at every start).
     .target(name: "CArguments"),
     .target(name: "KubeClient", dependencies: ["PodInject", "CCurl"]),
+    // The executable `podinject`: its folder is named apart from `PodInject`, which differs only in case.
     .executableTarget(
-      name: "podinject",
+      name: "PodInjectCommand",
       dependencies: ["PodInject", "KubeClient", "CArguments"]
     ),
-    .testTarget(name: "PodInjectTests", dependencies: ["PodInject"], exclude: ["Fixtures"]),
-    .testTarget(name: "KubeClientTests", dependencies: ["KubeClient", "PodInject"]),
+    // A Host for tests (clock, environment, files and spawns in memory), shared by both test targets.
+    .target(name: "HostTesting", dependencies: ["PodInject"], path: "Tests/HostTesting"),
+    .testTarget(name: "PodInjectTests", dependencies: ["PodInject", "HostTesting"], exclude: ["Fixtures"]),
+    .testTarget(name: "KubeClientTests", dependencies: ["KubeClient", "PodInject", "HostTesting"]),
   ]
 )

@@ -66,13 +66,13 @@ public enum Review {
       result.response.patch = patcher.patch
       result.patchedObject = patcher.pod
     } else {
-      result.response = .denied(uid: request.uid, message: Signals.denialMessage(denials))
+      result.response = .denied(uid: request.uid, message: FailureSignals.denialMessage(denials))
     }
-    result.response.warnings = result.failures.map(Signals.warning)
-    result.response.auditAnnotations = Signals.auditAnnotations(result.failures)
+    result.response.warnings = result.failures.map(FailureSignals.warning)
+    result.response.auditAnnotations = FailureSignals.auditAnnotations(result.failures)
     if !request.dryRun && !result.failures.isEmpty {
       result.events = result.failures.map { failure in
-        Signals.event(
+        FailureSignals.event(
           for: failure, refused: !denials.isEmpty, pod: pod, podName: request.podName, namespace: namespace,
           settings: settings.events, environment: environment)
       }

@@ -1,6 +1,6 @@
-// The one door to C: libcurl loaded with dlopen only when an Event is sent (so an admission that
+// The door to libcurl: libcurl loaded with dlopen only when an Event is sent (so an admission that
 // sends nothing never pays for loading libcurl and OpenSSL), typed non-variadic wrappers for
-// curl_easy_setopt (Swift cannot call variadic C functions), and a detached process spawn.
+// curl_easy_setopt (Swift cannot call variadic C functions).
 // Every symbol carries the CCurl_ prefix.
 #ifndef CCURL_H
 #define CCURL_H
@@ -64,11 +64,5 @@ void CCurl_slist_free_all(void *list);
 int CCurl_perform(void *handle);
 long CCurl_response_code(void *handle);
 const char *CCurl_strerror(int code);
-
-/// Starts `path` with `argv` and `envp` in a new session, fds 0-2 on /dev/null and every other fd
-/// closed, so that it outlives the caller and holds no pipe of a CGI host open. Two exceptions, each
-/// when not -1: `stdin_fd` becomes its fd 0 (a pipe it reads what it is handed), and `passed_fd` its fd 3
-/// (a descriptor that carries a lock). Returns the child's pid, or -errno.
-pid_t CCurl_spawn_detached(const char *path, char *const argv[], char *const envp[], int stdin_fd, int passed_fd);
 
 #endif

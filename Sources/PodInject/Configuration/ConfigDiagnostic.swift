@@ -66,3 +66,14 @@ public enum ConfigLoad: Sendable {
     }
   }
 }
+
+extension ConfigLoad {
+  /// What a decision falls back to when no rule can be applied: `defaults.onError`, as far as it
+  /// could be read (SPEC §4).
+  public var fallbackPolicy: FailurePolicy {
+    switch self {
+    case .success(let config): return config.defaults.onError
+    case .failure(let error): return error.fallbackOnError ?? .allow
+    }
+  }
+}

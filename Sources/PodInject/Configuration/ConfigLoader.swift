@@ -50,9 +50,10 @@ struct ConfigReader {
     diagnostics.append(ConfigDiagnostic(file: file, line: node.line, column: node.column, message: message))
   }
 
+  /// The whole document: `apiVersion` and `kind`, then every field `InjectionConfig.fields` describes.
   mutating func readConfig(_ root: YAMLNode) -> InjectionConfig {
     var config = InjectionConfig()
-    let keys: Set = ["apiVersion", "kind", "defaults", "statusAnnotation", "optOutAnnotation", "events", "rules"]
+    let keys = InjectionConfig.yamlKeys.union(["apiVersion", "kind"])
     guard let members = mapping(root, allowed: keys, in: "InjectionConfig") else { return config }
     var sawAPIVersion = false
     var sawKind = false
@@ -68,17 +69,7 @@ struct ConfigReader {
         if let value = string(node), value != InjectionConfig.kind {
           fail(node, "kind must be \(InjectionConfig.kind)")
         }
-      case "defaults": config.defaults = readDefaults(node)
-      case "statusAnnotation":
-        config.statusAnnotation = annotationKey(node) ?? config.statusAnnotation
-      case "optOutAnnotation":
-        config.optOutAnnotation = annotationKey(node) ?? config.optOutAnnotation
-      case "events":
-        let problemsBefore = diagnostics.count
-        config.events = readEvents(node)
-        if diagnostics.count == problemsBefore { readableEvents = config.events }
-      case "rules": config.rules = readRules(node)
-      default: break
+      default: readField(key, node, into: &config)
       }
     }
     if !sawAPIVersion { fail(root, "missing apiVersion (\(InjectionConfig.apiVersion))") }
@@ -86,54 +77,19 @@ struct ConfigReader {
     return config
   }
 
-  mutating func readDefaults(_ node: YAMLNode) -> InjectionConfig.Defaults {
-    var defaults = InjectionConfig.Defaults()
-    for (key, _, value) in mapping(node, allowed: ["onError", "conflict"], in: "defaults") ?? [] {
-      if key == "onError", let policy = choice(value, FailurePolicy.self) {
-        defaults.onError = policy
-        readableOnError = policy
-      }
-      if key == "conflict", let policy = choice(value, ConflictPolicy.self) { defaults.conflict = policy }
+  /// A mapping read field by field, as `Value.fields` describes; unknown keys are reported.
+  mutating func read<Value: ConfigSchema>(_ node: YAMLNode, in context: String) -> Value {
+    var value = Value.defaults
+    for (key, _, member) in mapping(node, allowed: Value.yamlKeys, in: context) ?? [] {
+      readField(key, member, into: &value)
     }
-    return defaults
+    return value
   }
 
-  mutating func readEvents(_ node: YAMLNode) -> InjectionConfig.EventSettings {
-    var events = InjectionConfig.EventSettings()
-    let keys: Set = [
-      "api", "reportingController", "reportingInstance", "regarding", "timeoutMilliseconds", "outbox", "logFile",
-    ]
-    for (key, _, value) in mapping(node, allowed: keys, in: "events") ?? [] {
-      switch key {
-      case "api": events.api = choice(value, EventAPI.self) ?? events.api
-      case "reportingController":
-        if let name = string(value) {
-          if let problem = KubernetesValidation.qualifiedName(name) {
-            fail(value, "events.reportingController is invalid: \(problem)")
-          }
-          events.reportingController = name
-        }
-      case "reportingInstance":
-        if let name = string(value) {
-          if name.utf8.count > 128 { fail(value, "events.reportingInstance must be at most 128 bytes") }
-          events.reportingInstance = name
-        }
-      case "regarding": events.regarding = choice(value, RegardingPolicy.self) ?? events.regarding
-      case "timeoutMilliseconds":
-        if let ms = integer(value) {
-          if ms < 1 || ms > 60_000 { fail(value, "events.timeoutMilliseconds must be between 1 and 60000") }
-          events.timeoutMilliseconds = ms
-        }
-      case "outbox":
-        if let path = string(value) {
-          if path.isEmpty { fail(value, "events.outbox must not be empty") }
-          events.outbox = path
-        }
-      case "logFile": events.logFile = string(value) ?? events.logFile
-      default: break
-      }
-    }
-    return events
+  /// Reads the member `key` into `value`, by its field's description.
+  mutating func readField<Value: ConfigSchema>(_ key: String, _ node: YAMLNode, into value: inout Value) {
+    guard let field = Value.fields.first(where: { $0.key == key && $0.inYAML }) else { return }
+    field.read(&self, node, &value)
   }
 
   mutating func readRules(_ node: YAMLNode) -> [Rule] {
@@ -163,94 +119,21 @@ struct ConfigReader {
     return rules
   }
 
-  static let ruleKeys: Set = [
-    "name", "match", "onError", "conflict", "containers", "includeInitContainers", "env", "envFrom",
-    "volumeMounts", "initContainers", "initContainerPosition", "sidecars", "volumes", "labels", "annotations",
-    "imagePullSecrets", "tolerations", "nodeSelector",
-  ]
-
+  /// One rule: its name first (a rule is known by it), then every other field `Rule.fields` describes.
   mutating func readRule(_ node: YAMLNode) -> Rule? {
-    guard let members = mapping(node, allowed: Self.ruleKeys, in: "rule") else { return nil }
+    guard let members = mapping(node, allowed: Rule.yamlKeys, in: "rule") else { return nil }
     guard let nameNode = members.first(where: { $0.key == "name" })?.value, let name = string(nameNode) else {
       fail(node, "rule needs a name")
       return nil
     }
     if let problem = KubernetesValidation.dns1123Label(name) { fail(nameNode, "rule name is invalid: \(problem)") }
     var rule = Rule(name: name)
-    for (key, _, value) in members {
-      switch key {
-      case "match":
-        let before = diagnostics.count
-        rule.match = readMatch(value)
-        rule.matchIsValid = diagnostics.count == before
-      case "onError": rule.onError = choice(value, FailurePolicy.self)
-      case "conflict": rule.conflict = choice(value, ConflictPolicy.self)
-      case "containers": rule.containers = (stringList(value) ?? ["*"]).map(Glob.init)
-      case "includeInitContainers": rule.includeInitContainers = bool(value) ?? false
-      case "env":
-        rule.env = objects(value, .envVar)
-        checkUnique(value, member: "name", what: "env name")
-      case "envFrom": rule.envFrom = objects(value, .envFromSource)
-      case "volumeMounts":
-        rule.volumeMounts = objects(value, .volumeMount)
-        checkUnique(value, member: "mountPath", what: "mountPath")
-      case "initContainers": rule.initContainers = objects(value, .container, role: .initContainer)
-      case "initContainerPosition":
-        rule.initContainerPosition = choice(value, InitContainerPosition.self) ?? .last
-      case "sidecars": rule.sidecars = objects(value, .container, role: .sidecar)
-      case "volumes":
-        rule.volumes = objects(value, .volume)
-        checkUnique(value, member: "name", what: "volume name")
-      case "labels":
-        rule.labels = stringMap(
-          value, keyRule: KubernetesValidation.qualifiedName, valueRule: KubernetesValidation.labelValue, in: "labels")
-      case "annotations":
-        rule.annotations = stringMap(
-          value, keyRule: KubernetesValidation.annotationKey, valueRule: nil, in: "annotations")
-      case "imagePullSecrets":
-        rule.imagePullSecrets = objects(value, .localObjectReference)
-        checkUnique(value, member: "name", what: "imagePullSecret name")
-      case "tolerations": rule.tolerations = objects(value, .toleration)
-      case "nodeSelector":
-        rule.nodeSelector = stringMap(
-          value, keyRule: KubernetesValidation.qualifiedName, valueRule: KubernetesValidation.labelValue,
-          in: "nodeSelector")
-      default: break
-      }
-    }
+    for (key, _, value) in members { readField(key, value, into: &rule) }
     checkContainerNames(members)
     if rule.containers.isEmpty && !(rule.env.isEmpty && rule.envFrom.isEmpty && rule.volumeMounts.isEmpty) {
       fail(node, "rule \"\(name)\" injects into containers but its containers list is empty")
     }
     return rule
-  }
-
-  mutating func readMatch(_ node: YAMLNode) -> RuleMatch {
-    var match = RuleMatch()
-    let keys: Set = ["operations", "namespaces", "excludeNamespaces", "labelSelector", "annotations"]
-    for (key, _, value) in mapping(node, allowed: keys, in: "match") ?? [] {
-      switch key {
-      case "operations":
-        let operations = stringList(value) ?? match.operations
-        for operation in operations where !["CREATE", "UPDATE", "*"].contains(operation) {
-          fail(value, "match.operations: each must be one of CREATE, UPDATE, *")
-        }
-        match.operations = operations
-      case "namespaces": match.namespaces = (stringList(value) ?? ["*"]).map(Glob.init)
-      case "excludeNamespaces": match.excludeNamespaces = (stringList(value) ?? []).map(Glob.init)
-      case "labelSelector":
-        guard let json = json(value) else { break }
-        do {
-          match.labelSelector = try LabelSelector(json: json)
-        } catch {
-          fail(value, "match.labelSelector: \(error.message)")
-        }
-      case "annotations":
-        match.annotations = stringMap(value, keyRule: nil, valueRule: nil, in: "match.annotations")
-      default: break
-      }
-    }
-    return match
   }
 
   // MARK: typed readers

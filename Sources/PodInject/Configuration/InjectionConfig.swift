@@ -31,7 +31,7 @@ public enum InitContainerPosition: String, Sendable, CaseIterable {
 }
 
 /// The whole `InjectionConfig` document (SPEC §2).
-public struct InjectionConfig: Sendable {
+public struct InjectionConfig: Sendable, Equatable {
   public static let apiVersion = "podinject.dev/v1alpha1"
   public static let kind = "InjectionConfig"
 
@@ -46,14 +46,14 @@ public struct InjectionConfig: Sendable {
   public init() {}
 
   /// Policies a rule inherits unless it sets its own.
-  public struct Defaults: Sendable {
+  public struct Defaults: Sendable, Equatable {
     public var onError: FailurePolicy = .allow
     public var conflict: ConflictPolicy = .skip
     public init() {}
   }
 
   /// How failures are reported to the API server.
-  public struct EventSettings: Sendable {
+  public struct EventSettings: Sendable, Equatable {
     public var api: EventAPI = .coreV1
     public var reportingController = "podinject.dev/webhook"
     /// Empty means `$POD_NAME`, else the host name.
@@ -67,7 +67,7 @@ public struct InjectionConfig: Sendable {
 }
 
 /// One named injection: when it applies, what it adds, and how its failures are handled.
-public struct Rule: Sendable {
+public struct Rule: Sendable, Equatable {
   public var name: String
   public var match = RuleMatch()
   public var onError: FailurePolicy?
@@ -106,7 +106,7 @@ public struct Rule: Sendable {
 }
 
 /// Which admission requests a rule applies to.
-public struct RuleMatch: Sendable {
+public struct RuleMatch: Sendable, Equatable {
   public var operations: [String] = ["CREATE"]
   public var namespaces: [Glob] = [Glob("*")]
   public var excludeNamespaces: [Glob] = []

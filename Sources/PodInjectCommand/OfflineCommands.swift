@@ -1,4 +1,3 @@
-import KubeClient
 import PodInject
 
 #if canImport(Glibc)
@@ -41,7 +40,7 @@ func warnAboutInvalidRules(_ config: ConfigLoad) {
 /// Prints an error line and returns the configuration-error exit status.
 func failed(_ message: String) -> Int32 {
   IO.write(2, "podinject: \(message)\n")
-  return Exit.configuration
+  return ExitStatus.configuration
 }
 
 /// `podinject apply`: mutate manifests offline and print the result.
@@ -58,7 +57,7 @@ enum ApplyCommand: Command {
     guard let format = OfflineApply.Format(rawValue: arguments["output"] ?? "yaml") else {
       return failed("-o must be yaml, json or patch")
     }
-    let config = ConfigSource.load(arguments["config"])
+    let config = ConfigFile(option: arguments["config"], host: SystemHost()).load()
     if case .failure(let error) = config { return failed(error.description) }
     warnAboutInvalidRules(config)
     let input: (documents: [JSONValue], source: String)
@@ -70,13 +69,13 @@ enum ApplyCommand: Command {
     do {
       outcome = try OfflineApply.run(
         input.documents, source: input.source, format: format, config: config,
-        environment: ConfigSource.environment(config))
+        environment: ReviewEnvironment(config, host: SystemHost()))
     } catch {
       return failed(error.message)
     }
     for message in outcome.messages { IO.write(2, message + "\n") }
     IO.write(1, outcome.output)
-    return outcome.denied ? Exit.configuration : Exit.success
+    return outcome.denied ? ExitStatus.configuration : ExitStatus.success
   }
 }
 
@@ -90,7 +89,7 @@ enum ExplainCommand: Command {
   ]
 
   static func run(_ arguments: ParsedArguments) -> Int32 {
-    let config = ConfigSource.load(arguments["config"])
+    let config = ConfigFile(option: arguments["config"], host: SystemHost()).load()
     if case .failure(let error) = config { return failed(error.description) }
     warnAboutInvalidRules(config)
     let input: (documents: [JSONValue], source: String)
@@ -102,8 +101,9 @@ enum ExplainCommand: Command {
       IO.write(
         1,
         try OfflineExplain.run(
-          input.documents, source: input.source, config: config, environment: ConfigSource.environment(config)))
-      return Exit.success
+          input.documents, source: input.source, config: config,
+          environment: ReviewEnvironment(config, host: SystemHost())))
+      return ExitStatus.success
     } catch {
       return failed(error.message)
     }
@@ -117,54 +117,17 @@ enum CheckConfigCommand: Command {
   static let options: [OptionSpec] = [.config]
 
   static func run(_ arguments: ParsedArguments) -> Int32 {
-    switch ConfigSource.load(arguments["config"]) {
+    switch ConfigFile(option: arguments["config"], host: SystemHost()).load() {
     case .failure(let error):
       IO.write(2, error.description + "\n")
-      return Exit.configuration
+      return ExitStatus.configuration
     case .success(let config) where !config.diagnostics.isEmpty:
       IO.write(2, config.diagnostics.map(\.description).joined(separator: "\n") + "\n")
-      return Exit.configuration
+      return ExitStatus.configuration
     case .success(let config):
-      IO.write(1, "\(ConfigSource.path(arguments["config"])): OK, \(config.rules.count) rule(s)\n")
-      return Exit.success
+      IO.write(
+        1, "\(ConfigFile(option: arguments["config"], host: SystemHost()).path): OK, \(config.rules.count) rule(s)\n")
+      return ExitStatus.success
     }
-  }
-}
-
-/// `podinject events flush`: deliver the Events waiting in the outbox. Also what a CGI or
-/// function-runtime invocation starts, detached, to deliver after its answer.
-enum EventsFlushCommand: Command {
-  static let name = "events flush"
-  static let abstract = "Deliver the Events waiting in the outbox (exit 3 when some must wait longer)."
-  static let options: [OptionSpec] = [
-    .config, .kubeconfig,
-    .value("--timeout-ms", valueName: "N", help: "time budget (default: events.timeoutMilliseconds)"),
-    .flag("--detached", help: "as the webhook starts it: leave the outbox to a deliverer already draining it"),
-    .flag("--stdin", help: "also deliver the Events given on stdin (those the webhook could not spool)"),
-  ]
-  /// Some Events could not be delivered yet and remain in the outbox.
-  static let stillWaiting: Int32 = 3
-
-  static func run(_ arguments: ParsedArguments) -> Int32 {
-    signal(SIGPIPE, SIG_IGN)
-    let config = ConfigSource.load(arguments["config"], cached: true)
-    guard case .success(let loaded) = config else {
-      if case .failure(let error) = config { return failed(error.description) }
-      return Exit.configuration
-    }
-    let settings = loaded.events
-    var budget = settings.timeoutMilliseconds
-    if let text = arguments["timeout-ms"] {
-      guard let value = Int(text), value > 0 else { return failed("--timeout-ms needs a positive number") }
-      budget = value
-    }
-    return Delivery.flush(arguments, settings: settings, budget: budget)
-  }
-}
-
-extension EventCounts {
-  /// The counts of one drain of the outbox.
-  init(_ report: DeliveryReport) {
-    self.init(sent: report.sent, aggregated: report.aggregated, spooled: report.deferred, dropped: 0)
   }
 }

@@ -1,6 +1,6 @@
 /// The texts of the never-silent signals: warnings, audit annotations, denial message and Events.
 /// They name rules, fields and reasons, never values.
-enum Signals {
+enum FailureSignals {
   /// `podinject: rule "NAME" not applied: REASON`, with the detail when it still fits in 120 characters.
   static func warning(_ failure: RuleFailure) -> String {
     let base =

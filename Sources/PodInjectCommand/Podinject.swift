@@ -116,15 +116,6 @@ enum Podinject {
   }
 }
 
-/// Exit statuses shared by every command (SPEC §1).
-enum Exit {
-  static let success: Int32 = 0
-  /// A usage or configuration error in an offline command.
-  static let configuration: Int32 = 1
-  /// Unusable input: nothing to answer.
-  static let badInput: Int32 = 2
-}
-
 /// `podinject version`.
 enum VersionCommand: Command {
   static let name = "version"
@@ -132,6 +123,6 @@ enum VersionCommand: Command {
   static let options: [OptionSpec] = []
   static func run(_ arguments: ParsedArguments) -> Int32 {
     IO.write(1, "podinject \(PodInjectVersion.current)\n")
-    return Exit.success
+    return ExitStatus.success
   }
 }

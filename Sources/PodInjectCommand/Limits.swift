@@ -32,7 +32,7 @@ enum Limits {
   /// Lowers the limits and installs the handler that writes `words` when one of them (or a crash)
   /// stops the process.
   static func arm(_ words: LastWords) {
-    LastWords.install(words)
+    install(words)
     var action = sigaction()
     action.__sigaction_handler.sa_handler = lastWordsHandler
     sigemptyset(&action.sa_mask)
@@ -54,16 +54,45 @@ enum Limits {
 
   /// Replaces what the handler writes (once the review is read, and once the policy is known).
   static func update(_ words: LastWords) {
-    LastWords.install(words)
+    install(words)
   }
 
   /// The answer is being written: nothing more is said by the handler, and the limits are as before.
   static func disarm() {
-    LastWords.clear()
+    clear()
     alarm(0)
     if var cpu = saved.cpu { setrlimit(resource(RLIMIT_CPU), &cpu) }
     if var addressSpace = saved.addressSpace { setrlimit(resource(RLIMIT_AS), &addressSpace) }
     saved = (nil, nil)
+  }
+
+  /// The block the handler reads, nil when there is nothing to say: the last words in one raw block
+  /// that a signal handler can read without the Swift runtime:
+  /// `[status: Int32][stdout count: Int][stderr count: Int][stdout bytes][stderr bytes]`.
+  nonisolated(unsafe) fileprivate static var block: UnsafeMutableRawPointer? = nil
+
+  fileprivate static let headerSize = 24
+
+  private static func install(_ words: LastWords) {
+    let size = headerSize + words.stdout.count + words.stderr.count
+    guard let new = malloc(size) else { return }
+    new.storeBytes(of: words.status, as: Int32.self)
+    new.storeBytes(of: words.stdout.count, toByteOffset: 8, as: Int.self)
+    new.storeBytes(of: words.stderr.count, toByteOffset: 16, as: Int.self)
+    words.stdout.withUnsafeBytes { (new + headerSize).copyMemory(from: $0.baseAddress!, byteCount: $0.count) }
+    words.stderr.withUnsafeBytes {
+      (new + headerSize + words.stdout.count).copyMemory(from: $0.baseAddress!, byteCount: $0.count)
+    }
+    // One store: a signal sees the old block or the new one, never half of either.
+    let old = block
+    block = new
+    free(old)
+  }
+
+  private static func clear() {
+    let old = block
+    block = nil
+    free(old)
   }
 
   private static func resource(_ value: __rlimit_resource) -> __rlimit_resource_t {
@@ -81,51 +110,11 @@ enum Limits {
   }
 }
 
-/// What the process writes when it is stopped: bytes for stdout and for stderr, each with a zero
-/// byte wherever the reason goes (serialized JSON and CGI headers never hold one), and the exit
-/// status. Kept in one raw block that a signal handler can read without the Swift runtime:
-/// `[status: Int32][stdout count: Int][stderr count: Int][stdout bytes][stderr bytes]`.
-struct LastWords {
-  var stdout: [UInt8]
-  var stderr: [UInt8]
-  var status: Int32
-
-  /// Where the reason goes.
-  static let reasonMark: UInt8 = 0
-
-  /// The block the handler reads; nil when there is nothing to say.
-  nonisolated(unsafe) fileprivate static var block: UnsafeMutableRawPointer? = nil
-
-  static let headerSize = 24
-
-  fileprivate static func install(_ words: LastWords) {
-    let size = headerSize + words.stdout.count + words.stderr.count
-    guard let new = malloc(size) else { return }
-    new.storeBytes(of: words.status, as: Int32.self)
-    new.storeBytes(of: words.stdout.count, toByteOffset: 8, as: Int.self)
-    new.storeBytes(of: words.stderr.count, toByteOffset: 16, as: Int.self)
-    words.stdout.withUnsafeBytes { (new + headerSize).copyMemory(from: $0.baseAddress!, byteCount: $0.count) }
-    words.stderr.withUnsafeBytes {
-      (new + headerSize + words.stdout.count).copyMemory(from: $0.baseAddress!, byteCount: $0.count)
-    }
-    // One store: a signal sees the old block or the new one, never half of either.
-    let old = block
-    block = new
-    free(old)
-  }
-
-  fileprivate static func clear() {
-    let old = block
-    block = nil
-    free(old)
-  }
-}
-
 /// Writes the prepared last words with the reason for `signal`, and exits. Only async-signal-safe
 /// calls: `write` and `_exit` on bytes prepared beforehand.
 private let lastWordsHandler: @convention(c) (Int32) -> Void = { signal in
-  guard let block = LastWords.block else { return }
-  LastWords.block = nil
+  guard let block = Limits.block else { return }
+  Limits.block = nil
   let reason: StaticString
   switch signal {
   case SIGXCPU: reason = "stopped over its CPU time limit (4 s)"
@@ -135,7 +124,7 @@ private let lastWordsHandler: @convention(c) (Int32) -> Void = { signal in
   let status = block.load(as: Int32.self)
   let outCount = block.load(fromByteOffset: 8, as: Int.self)
   let errCount = block.load(fromByteOffset: 16, as: Int.self)
-  let bytes = block.assumingMemoryBound(to: UInt8.self) + LastWords.headerSize
+  let bytes = block.assumingMemoryBound(to: UInt8.self) + Limits.headerSize
   writeWithReason(1, bytes, outCount, reason)
   writeWithReason(2, bytes + outCount, errCount, reason)
   _exit(status)

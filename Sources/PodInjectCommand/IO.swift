@@ -55,29 +55,4 @@ enum IO {
 
   @discardableResult
   static func write(_ fd: Int32, _ text: String) -> Bool { write(fd, Array(text.utf8)) }
-
-  /// An environment variable, nil when unset.
-  static func env(_ name: String) -> String? {
-    getenv(name).map { String(cString: $0) }
-  }
-
-  /// The current time from the real-time clock.
-  static func now() -> Timestamp {
-    var spec = timespec()
-    clock_gettime(CLOCK_REALTIME, &spec)
-    return Timestamp(secondsSinceEpoch: Int64(spec.tv_sec), microseconds: Int(spec.tv_nsec / 1000))
-  }
-
-  /// A monotonic reading in milliseconds, for durations.
-  static func monotonicMilliseconds() -> Double {
-    var spec = timespec()
-    clock_gettime(CLOCK_MONOTONIC, &spec)
-    return Double(spec.tv_sec) * 1000 + Double(spec.tv_nsec) / 1_000_000
-  }
-
-  static func hostName() -> String {
-    var buffer = [CChar](repeating: 0, count: 256)
-    guard gethostname(&buffer, buffer.count - 1) == 0 else { return "podinject" }
-    return String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
-  }
 }

@@ -1,0 +1,254 @@
+/// One field of a configuration type, described once for everything that handles it: its key, how
+/// YAML gives it (with its diagnostics), and how the cache of validated configurations keeps it.
+/// Adding a field to a type is adding its description to the type's `fields`.
+struct ConfigField<Root> {
+  /// The key in YAML and in the cache.
+  let key: String
+  /// The Swift property it fills, for the test that every stored property is described.
+  let property: String
+  /// Whether YAML may hold the key; a derived field (found while loading) lives in the cache only.
+  let inYAML: Bool
+  /// Reads the field's YAML node into the value, reporting problems to the reader.
+  let read: (inout ConfigReader, YAMLNode, inout Root) -> Void
+  /// The field as the cache keeps it.
+  let encode: (Root) -> JSONValue
+  /// Puts back what `encode` kept; false when it is missing or odd.
+  let decode: (JSONValue, inout Root) -> Bool
+
+  /// A field read with `get` and written with `set` (closures, not key paths: a key path costs its
+  /// instantiation at run time, and the process lives for one admission). YAML gives it through
+  /// `read` (nil leaves the default), the cache through `Value`'s own encoding.
+  init<Value: CacheValue>(
+    _ key: String, get: @escaping (Root) -> Value, set: @escaping (inout Root, Value) -> Void,
+    property: String? = nil, read: @escaping (inout ConfigReader, YAMLNode) -> Value?
+  ) {
+    self.init(key, get: get, set: set, property: property) { reader, node, root in
+      if let value = read(&reader, node) { set(&root, value) }
+    }
+  }
+
+  /// A field whose reading does more than set its value (or, with `inYAML` false, nothing at all).
+  init<Value: CacheValue>(
+    _ key: String, get: @escaping (Root) -> Value, set: @escaping (inout Root, Value) -> Void,
+    property: String? = nil, inYAML: Bool = true,
+    readInto: @escaping (inout ConfigReader, YAMLNode, inout Root) -> Void
+  ) {
+    self.key = key
+    self.property = property ?? key
+    self.inYAML = inYAML
+    self.read = readInto
+    encode = { get($0).cacheJSON }
+    decode = { json, root in
+      guard let value = Value(cacheJSON: json) else { return false }
+      set(&root, value)
+      return true
+    }
+  }
+
+  /// A field the cache keeps but YAML never holds: it is found while loading.
+  static func derived<Value: CacheValue>(
+    _ key: String, get: @escaping (Root) -> Value, set: @escaping (inout Root, Value) -> Void
+  ) -> ConfigField {
+    ConfigField(key, get: get, set: set, inYAML: false) { _, _, _ in }
+  }
+}
+
+/// A configuration type described field by field (`ConfigField`): YAML reading, unknown-key
+/// diagnostics and the cache encoding all come from `fields`.
+protocol ConfigSchema: CacheValue {
+  /// The value before any field is read: every default.
+  static var defaults: Self { get }
+  /// Every field, in the order the cache writes them.
+  static var fields: [ConfigField<Self>] { get }
+}
+
+extension ConfigSchema {
+  /// The keys YAML may hold.
+  static var yamlKeys: Set<String> { Set(fields.lazy.filter(\.inYAML).map(\.key)) }
+
+  var cacheJSON: JSONValue { .object(JSONObject(Self.fields.map { ($0.key, $0.encode(self)) })) }
+
+  init?(cacheJSON value: JSONValue) {
+    guard var reader = CacheReader(value) else { return nil }
+    var decoded = Self.defaults
+    for field in Self.fields {
+      guard let json = reader[field.key], field.decode(json, &decoded) else { return nil }
+    }
+    self = decoded
+  }
+}
+
+/// A value the cache of validated configurations can keep: written as JSON, read back exactly.
+protocol CacheValue {
+  var cacheJSON: JSONValue { get }
+  init?(cacheJSON: JSONValue)
+  /// A list of values from the cache's items; JSON values take the items as they are, sharing
+  /// their storage, so that a cached configuration costs no copy (and no freeing of the original).
+  static func list(cacheItems: [JSONValue]) -> [Self]?
+}
+
+extension CacheValue {
+  static func list(cacheItems items: [JSONValue]) -> [Self]? {
+    var values: [Self] = []
+    values.reserveCapacity(items.count)
+    for item in items {
+      guard let value = Self(cacheJSON: item) else { return nil }
+      values.append(value)
+    }
+    return values
+  }
+}
+
+extension String: CacheValue {
+  var cacheJSON: JSONValue { .string(self) }
+  init?(cacheJSON: JSONValue) {
+    guard case .string(let text) = cacheJSON else { return nil }
+    self = text
+  }
+}
+
+extension Int: CacheValue {
+  var cacheJSON: JSONValue { .number(String(self)) }
+  init?(cacheJSON: JSONValue) {
+    guard case .number(let text) = cacheJSON, let number = Int(text) else { return nil }
+    self = number
+  }
+}
+
+extension Bool: CacheValue {
+  var cacheJSON: JSONValue { .bool(self) }
+  init?(cacheJSON: JSONValue) {
+    guard case .bool(let flag) = cacheJSON else { return nil }
+    self = flag
+  }
+}
+
+extension JSONValue: CacheValue {
+  var cacheJSON: JSONValue { self }
+  init?(cacheJSON: JSONValue) { self = cacheJSON }
+  static func list(cacheItems items: [JSONValue]) -> [JSONValue]? { items }
+}
+
+extension JSONObject: CacheValue {
+  var cacheJSON: JSONValue { .object(self) }
+  init?(cacheJSON: JSONValue) {
+    guard case .object(let object) = cacheJSON else { return nil }
+    self = object
+  }
+}
+
+extension Glob: CacheValue {
+  var cacheJSON: JSONValue { .string(pattern) }
+  init?(cacheJSON: JSONValue) {
+    guard case .string(let pattern) = cacheJSON else { return nil }
+    self.init(pattern)
+  }
+}
+
+extension Array: CacheValue where Element: CacheValue {
+  var cacheJSON: JSONValue { .array(map(\.cacheJSON)) }
+  init?(cacheJSON: JSONValue) {
+    guard case .array(let items) = cacheJSON, let values = Element.list(cacheItems: items) else { return nil }
+    self = values
+  }
+}
+
+extension Optional: CacheValue where Wrapped: CacheValue {
+  var cacheJSON: JSONValue { map(\.cacheJSON) ?? .null }
+  init?(cacheJSON: JSONValue) {
+    if case .null = cacheJSON {
+      self = .none
+    } else {
+      guard let value = Wrapped(cacheJSON: cacheJSON) else { return nil }
+      self = .some(value)
+    }
+  }
+}
+
+/// A choice the configuration names by its raw value (`Allow`, `events.k8s.io/v1`, ...).
+protocol ConfigChoice: CacheValue, RawRepresentable, CaseIterable where RawValue == String {}
+
+extension ConfigChoice {
+  var cacheJSON: JSONValue { .string(rawValue) }
+  init?(cacheJSON: JSONValue) {
+    guard case .string(let text) = cacheJSON else { return nil }
+    self.init(rawValue: text)
+  }
+}
+
+extension FailurePolicy: ConfigChoice {}
+extension ConflictPolicy: ConfigChoice {}
+extension EventAPI: ConfigChoice {}
+extension RegardingPolicy: ConfigChoice {}
+extension InitContainerPosition: ConfigChoice {}
+
+extension LabelSelector: CacheValue {
+  /// `matchLabels` and `matchExpressions`; `=` requirements come back as matchLabels, which only
+  /// matchLabels can express again.
+  var cacheJSON: JSONValue {
+    var matchLabels = JSONObject()
+    var expressions: [JSONValue] = []
+    for requirement in requirements {
+      if requirement.operator == .equals, let value = requirement.values.first {
+        matchLabels[requirement.key] = .string(value)
+      } else {
+        expressions.append(
+          .object(
+            JSONObject([
+              ("key", .string(requirement.key)), ("operator", .string(requirement.operator.rawValue)),
+              ("values", .array(requirement.values.map(JSONValue.string))),
+            ])))
+      }
+    }
+    return .object(JSONObject([("matchLabels", .object(matchLabels)), ("matchExpressions", .array(expressions))]))
+  }
+
+  init?(cacheJSON: JSONValue) {
+    guard let selector = try? LabelSelector(json: cacheJSON) else { return nil }
+    self = selector
+  }
+}
+
+extension ConfigDiagnostic: CacheValue {
+  var cacheJSON: JSONValue {
+    .object(
+      JSONObject([
+        ("file", .string(file)), ("line", line.cacheJSON), ("column", column.cacheJSON), ("message", .string(message)),
+      ]))
+  }
+
+  init?(cacheJSON: JSONValue) {
+    guard var reader = CacheReader(cacheJSON), let file = reader["file"].flatMap(String.init(cacheJSON:)),
+      let line = reader["line"].flatMap(Int?.init(cacheJSON:)),
+      let column = reader["column"].flatMap(Int?.init(cacheJSON:)),
+      let message = reader["message"].flatMap(String.init(cacheJSON:))
+    else { return nil }
+    self.init(file: file, line: line, column: column, message: message)
+  }
+}
+
+/// Reads back an object of the cache. Its members are looked up in about the order they were
+/// written, so the search starts after the last one found: one comparison per lookup instead of a
+/// scan of twenty-odd keys, which was a fifth of loading a cached configuration.
+struct CacheReader {
+  private let members: [JSONObject.Member]
+  private var next = 0
+
+  init?(_ value: JSONValue) {
+    guard case .object(let object) = value else { return nil }
+    members = object.members
+  }
+
+  subscript(key: String) -> JSONValue? {
+    mutating get {
+      for step in 0..<members.count {
+        let index = (next + step) % members.count
+        if JSONObject.sameKey(members[index].key, key) {
+          next = index + 1
+          return members[index].value
+        }
+      }
+      return nil
+    }
+  }
+}
