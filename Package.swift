@@ -12,9 +12,11 @@ let package = Package(
     .systemLibrary(name: "CYAML", path: "Sources/CYAML"),
     .target(
       name: "PodInject",
-      dependencies: ["CYAML"],
+      dependencies: ["CYAML", "CCounters"],
       linkerSettings: [.linkedLibrary(":libyaml.a")]
     ),
+    // Atomic increments on the metrics file every invocation of a replica maps (MAP_SHARED).
+    .target(name: "CCounters"),
     // The one door to C: libcurl through dlopen (loaded only to send Events) and a detached spawn.
     .target(name: "CCurl"),
     .target(name: "KubeClient", dependencies: ["PodInject", "CCurl"]),

@@ -96,6 +96,8 @@ enum Delivery {
     case .failure(let why):
       lock?.release()
       run.lost = held.count
+      MetricsRecorder.shared(environment: IO.env, now: IO.now()).delivered(
+        sent: 0, aggregated: 0, rejected: 0, dropped: held.count)
       run.problems.append("Events wait in the outbox: \(why.message)")
       if !held.isEmpty { run.problems.append("\(held.count) Event(s) not in the outbox were lost: \(why.message)") }
       return run
@@ -120,6 +122,8 @@ enum Delivery {
         }
       }
     }
+    MetricsRecorder.shared(environment: IO.env, now: IO.now()).delivered(
+      sent: report.sent, aggregated: report.aggregated, rejected: report.rejected, dropped: run.lost)
     run.problems += report.problems.map { "\($0) (API server: \(origin))" }
     report.problems = []
     run.report = report
@@ -308,6 +312,7 @@ struct EventHandoff {
     counts.spooled = spool.names.count
     counts.dropped = spool.dropped
     notes += spool.errors
+    MetricsRecorder.shared(environment: IO.env, now: now).spooled(spool.names.count, dropped: spool.dropped)
     if spool.dropped > 0 { notes.append("outbox full: dropped the \(spool.dropped) oldest Event(s)") }
     held = spool.unwritten.map {
       HeldEntry(name: Outbox.fileName(entries[$0], index: $0, now: now), entry: entries[$0])

@@ -77,11 +77,13 @@ struct ReviewSession {
     // line, handing Events to a deliverer) is short and bounded, and must not be lost to that.
     if mode == .cgi { signal(SIGTERM, SIG_IGN) }
     close(1)
+    let metrics = MetricsRecorder.shared(environment: IO.env, now: environment.now)
+    metrics.review(result, config: config, durationMs: IO.monotonicMilliseconds() - started, now: environment.now)
 
     handoff.deliver(inProcess: mode == .stdin, configPath: ConfigSource.path(configOption))
     let line = LogLine.review(
       result, events: handoff.counts, durationMs: IO.monotonicMilliseconds() - started, time: environment.now,
-      notes: handoff.notes)
+      notes: handoff.notes + metrics.notes)
     log(line, settings: settings)
     // Exit here, with the request, the configuration and the result still alive: freeing a 1 MiB
     // document (or a configuration) node by node would cost more than deciding on it, and the process
@@ -125,6 +127,7 @@ struct ReviewSession {
   /// Answers unusable input the way each mode requires (SPEC §6) and returns the exit status.
   private func refuse(_ error: HTTPFront.HTTPError) -> Int32 {
     Limits.disarm()
+    MetricsRecorder.shared(environment: IO.env, now: IO.now()).refused(status: error.status)
     let message = "podinject: \(error.message)"
     switch mode {
     case .stdin:
