@@ -44,7 +44,10 @@ public final class MetricsRecorder {
       MetricsLayout.operations.firstIndex(of: result.request.operation) ?? MetricsLayout.operations.count - 1
     file.add(MetricsLayout.admissionsWord + operation * MetricsLayout.results.count + (result.response.allowed ? 0 : 1))
     for trace in result.traces {
-      guard let outcome = MetricsLayout.outcomeIndex(trace.outcome) else { continue }
+      // A refused pod keeps none of the changes its rules planned: only their failures and skips count.
+      guard let outcome = MetricsLayout.outcomeIndex(trace.outcome), outcome != 0 || result.response.allowed else {
+        continue
+      }
       file.add(file.ruleCounters(trace.rule) + outcome)
     }
     // A config that could not be used fails no traced rule, but stands for every rule (`*`).
