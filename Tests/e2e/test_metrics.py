@@ -207,7 +207,7 @@ def test_prometheus_scrapes_exact_counts_behind_nginx(deploy_tls, podinject_bin,
         metrics_port = _free_port()
         host = start_entrypoint(files, run_dir, PODINJECT_METRICS_PORT=str(metrics_port), KUBECONFIG=str(kubeconfig))
         prometheus = Prometheus(tmp_path / "prometheus", metrics_port)
-        prometheus.wait_until("up", {(): 1.0})
+        prometheus.wait_until("up", {L(__name__="up"): 1.0})
 
         def admit(body: bytes, **kw) -> dict:
             resp = call(host, body, **kw)
@@ -286,7 +286,7 @@ def test_prometheus_scrapes_exact_counts_behind_nginx(deploy_tls, podinject_bin,
             tuple(sorted(k + (("__name__", "podinject_admissions_total"),))): v for k, v in admissions.items()})
 
         prometheus.wait_until('podinject_rule_outcomes_total > 0', {
-            L(__name__="podinject_rule_outcomes_total", rule="inject-env", outcome="applied"): 7,
+            L(__name__="podinject_rule_outcomes_total", rule="inject-env", outcome="applied"): 8,
             L(__name__="podinject_rule_outcomes_total", rule="inject-env", outcome="skipped", reason="OptedOut"): 1,
             L(__name__="podinject_rule_outcomes_total", rule="inject-env", outcome="skipped",
               reason="AlreadyInjected"): 1,
