@@ -485,3 +485,47 @@ def test_metrics_as_cgi_answers_get_with_the_negotiated_format(private_dir):
     res = h.run_podinject([], b"", env={**env, "PODINJECT_CGI_COMMAND": ""})
     assert res.stdout.startswith(b"Status: 405")
     assert b"Allow: POST" in res.stdout
+
+
+# --------------------------------------------------------------------------------------------
+# Both shipped hosts serve GET /metrics on their plain-HTTP port
+# --------------------------------------------------------------------------------------------
+
+
+def answered(samples: dict[tuple, float]) -> float:
+    return sum(v for (name, labels), v in samples.items()
+               if name == "podinject_admissions_total" and dict(labels)["result"] != "refused")
+
+
+@pytest.mark.parametrize("host_fixture", ["nginx_host", "lighttpd_host"])
+def test_shipped_hosts_serve_metrics_that_count_their_admissions(host_fixture, request):
+    host = request.getfixturevalue(host_fixture)
+    status, headers, before = scrape(host.metrics_port)
+    assert status == 200, (before, host.log_text())
+    promtool_check(before)
+    resp = call(host, review(pod("hosted"), 1))
+    assert resp.status == 200, resp.describe()
+    _, _, after = scrape(host.metrics_port)
+    assert answered(parse_text(after)) == answered(parse_text(before)) + 1
+    assert metric(parse_text(after), "podinject_config_valid") == 1
+    _, headers, om = scrape(host.metrics_port, "application/openmetrics-text;version=1.0.0,text/plain;q=0.5")
+    assert headers["content-type"].startswith("application/openmetrics-text") and om.endswith("# EOF\n")
+    # Only GET /metrics, and only on the metrics port.
+    conn = http.client.HTTPConnection("127.0.0.1", host.metrics_port, timeout=h.TIMEOUT)
+    conn.request("GET", "/")
+    other = conn.getresponse()
+    other.read()
+    conn.close()
+    assert other.status in (403, 404)
+    assert call(host, None, method="GET", path="/metrics").status in (404, 405)
+
+
+def test_metrics_need_no_client_certificate_in_mutual_tls_mode(host_files):
+    run_dir = host_files.directory / f"mtls-metrics-{os.getpid()}-{time.monotonic_ns()}" / "run"
+    host = start_entrypoint(host_files, run_dir, PODINJECT_CLIENT_CA=str(host_files.ca_crt))
+    try:
+        assert call(host, review(pod("a"), 1)).status == 403  # the webhook wants a certificate
+        status, _, text = scrape(host.metrics_port)
+        assert status == 200 and "podinject_build_info" in text
+    finally:
+        stop_process_tree(host.proc, marker=str(run_dir))
