@@ -91,6 +91,17 @@ struct MetricsTests {
     #expect(MetricsExposition.decimal(1_000_001, scale: 1_000_000) == "1.000001")
   }
 
+  @Test func layoutCountsAgreeWithTheVocabularies() {
+    #expect(MetricsLayout.operationCount == MetricsLayout.operations.count)
+    #expect(MetricsLayout.resultCount == MetricsLayout.results.count)
+    #expect(MetricsLayout.refusalCount == MetricsLayout.refusalCodes.count)
+    #expect(MetricsLayout.bucketCount == MetricsLayout.durationBuckets.count)
+    #expect(MetricsLayout.eventResultCount == MetricsLayout.eventResults.count)
+    #expect(MetricsLayout.outcomeCount == MetricsLayout.ruleOutcomes.count)
+    #expect(MetricsLayout.fixedEnd * 8 <= MetricsLayout.rulesByte)
+    #expect(MetricsLayout.size == 12288)
+  }
+
   // MARK: The file
 
   static func withFile(_ body: (String) throws -> Void) throws {

@@ -40,13 +40,22 @@ public enum MetricsLayout {
       ("failed", $0.rawValue)
     }
 
+  // The word offsets are integer literals and sums of them, not counts of the arrays above: an
+  // admission then never builds those arrays (MetricsTests checks that both agree).
+  static let operationCount = 5
+  static let resultCount = 2
+  static let refusalCount = 6
+  static let bucketCount = 13
+  static let eventResultCount = 5
+  static let outcomeCount = 8
+
   static let admissionsWord = 8
-  static let refusalsWord = admissionsWord + operations.count * results.count
+  static let refusalsWord = admissionsWord + operationCount * resultCount
   /// One word per bucket (not cumulative) and one past the last for +Inf, then the sum in microseconds.
-  static let durationWord = refusalsWord + refusalCodes.count
-  static let durationSumWord = durationWord + durationBuckets.count + 1
+  static let durationWord = refusalsWord + refusalCount
+  static let durationSumWord = durationWord + bucketCount + 1
   static let eventsWord = durationSumWord + 1
-  static let fixedEnd = eventsWord + eventResults.count
+  static let fixedEnd = eventsWord + eventResultCount
 
   /// Rule names are DNS-1123 labels (at most 63 bytes); `*` stands for an unusable config.
   public static let ruleNameBytes = 64
@@ -55,7 +64,7 @@ public enum MetricsLayout {
   /// The label of the last slot, which takes every rule past `ruleSlots` (not a DNS label: no rule has it).
   public static let overflowRule = "_overflow"
   static let rulesByte = 1024
-  static let slotWords = 1 + ruleNameBytes / 8 + ruleOutcomes.count
+  static let slotWords = 1 + ruleNameBytes / 8 + outcomeCount
   static let slotStateFree: UInt64 = 0
   static let slotStateClaimed: UInt64 = 1
   static let slotStateReady: UInt64 = 2

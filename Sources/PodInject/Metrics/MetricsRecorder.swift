@@ -40,9 +40,15 @@ public final class MetricsRecorder {
   /// An answered admission: its operation and result, each rule's outcome, its duration, the config load.
   public func review(_ result: ReviewResult, config: ConfigLoad, durationMs: Double, now: Timestamp) {
     guard let file else { return }
-    let operation =
-      MetricsLayout.operations.firstIndex(of: result.request.operation) ?? MetricsLayout.operations.count - 1
-    file.add(MetricsLayout.admissionsWord + operation * MetricsLayout.results.count + (result.response.allowed ? 0 : 1))
+    let operation: Int
+    switch result.request.operation {
+    case "CREATE": operation = 0
+    case "UPDATE": operation = 1
+    case "DELETE": operation = 2
+    case "CONNECT": operation = 3
+    default: operation = 4
+    }
+    file.add(MetricsLayout.admissionsWord + operation * MetricsLayout.resultCount + (result.response.allowed ? 0 : 1))
     for trace in result.traces {
       // A refused pod keeps none of the changes its rules planned: only their failures and skips count.
       guard let outcome = MetricsLayout.outcomeIndex(trace.outcome), outcome != 0 || result.response.allowed else {
@@ -55,7 +61,7 @@ public final class MetricsRecorder {
       file.add(file.ruleCounters("*") + MetricsLayout.failureIndex(failure.reason))
     }
     let seconds = max(0, durationMs) / 1000
-    let bucket = MetricsLayout.durationBuckets.firstIndex { seconds <= $0 } ?? MetricsLayout.durationBuckets.count
+    let bucket = MetricsLayout.durationBuckets.firstIndex { seconds <= $0 } ?? MetricsLayout.bucketCount
     file.add(MetricsLayout.durationWord + bucket)
     file.add(MetricsLayout.durationSumWord, UInt64(max(0, durationMs) * 1000))
     loaded(config, now: now)
@@ -72,22 +78,22 @@ public final class MetricsRecorder {
   /// A request refused before any review was read (SPEC §6), by the HTTP status it got.
   public func refused(status: Int) {
     guard let file else { return }
-    let index = MetricsLayout.refusalCodes.firstIndex(of: status) ?? MetricsLayout.refusalCodes.count - 1
+    let index = MetricsLayout.refusalCodes.firstIndex(of: status) ?? MetricsLayout.refusalCount - 1
     file.add(MetricsLayout.refusalsWord + index)
   }
 
   /// Events of one admission written to the outbox, and older ones dropped to make room.
   public func spooled(_ spooled: Int, dropped: Int) {
-    add(event: "spooled", spooled)
-    add(event: "dropped", dropped)
+    add(event: 2, spooled)
+    add(event: 3, dropped)
   }
 
   /// What one delivery run achieved.
   public func delivered(sent: Int, aggregated: Int, rejected: Int, dropped: Int) {
-    add(event: "sent", sent)
-    add(event: "aggregated", aggregated)
-    add(event: "rejected", rejected)
-    add(event: "dropped", dropped)
+    add(event: 0, sent)
+    add(event: 1, aggregated)
+    add(event: 4, rejected)
+    add(event: 3, dropped)
   }
 
   /// Gives each rule of `config` its slot, so its series show (as zero) before its first admission.
@@ -103,8 +109,9 @@ public final class MetricsRecorder {
       file.snapshot(), extras: .init(outboxDepth: outboxDepth, version: PodInjectVersion.current), format: format)
   }
 
-  private func add(event result: String, _ count: Int) {
-    guard let file, count > 0, let index = MetricsLayout.eventResults.firstIndex(of: result) else { return }
+  /// Adds `count` to the Events counter at `index` of `MetricsLayout.eventResults`.
+  private func add(event index: Int, _ count: Int) {
+    guard let file, count > 0 else { return }
     file.add(MetricsLayout.eventsWord + index, UInt64(count))
   }
 }
