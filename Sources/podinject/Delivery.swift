@@ -376,7 +376,7 @@ extension Delivery {
         } : nil)
     // A detached deliverer that finds another one draining has nothing to do and nothing to say.
     if detached && run.busy && held.isEmpty && problems.isEmpty { return Exit.success }
-    problems += run.problems
+    problems += run.problems + MetricsRecorder.shared(environment: IO.env, now: now).notes
     let waiting = run.refused ? 0 : Outbox(directory: settings.outbox).pendingFiles().count
     let line = LogLine.delivery(
       run.report.map(EventCounts.init) ?? EventCounts(), waiting: waiting, problems: problems, time: now)

@@ -202,7 +202,6 @@ public final class MetricsFile {
   func ruleCounters(_ name: String) -> Int {
     let wanted = name.utf8.count <= MetricsLayout.ruleNameBytes ? Self.nameWords(name) : nil
     guard let wanted else { return Self.slotWord(MetricsLayout.ruleSlots) + 1 + MetricsLayout.ruleNameBytes / 8 }
-    let me = UInt64(getpid())
     var slot = 0
     var waited = 0
     while slot < MetricsLayout.ruleSlots {
@@ -215,7 +214,8 @@ public final class MetricsFile {
         slot += 1
         waited = 0
       } else if state == MetricsLayout.slotStateFree {
-        if CCounters_compare_exchange(words + base, state, MetricsLayout.slotStateClaimed | me << 2) {
+        let claim = MetricsLayout.slotStateClaimed | UInt64(getpid()) << 2
+        if CCounters_compare_exchange(words + base, state, claim) {
           for (index, word) in wanted.enumerated() { CCounters_store(words + base + 1 + index, word) }
           CCounters_store(words + base, MetricsLayout.slotStateReady)
           return base + 1 + wanted.count
