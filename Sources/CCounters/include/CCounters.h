@@ -1,5 +1,6 @@
 // Atomic operations on 64-bit counters in memory shared between processes (a MAP_SHARED file), which
-// Swift's own atomics do not reach. Every symbol carries the CCounters_ prefix.
+// Swift's own atomics do not reach, and the one-call open of that file. Every symbol carries the
+// CCounters_ prefix.
 #ifndef CCOUNTERS_H
 #define CCOUNTERS_H
 
@@ -17,5 +18,10 @@ void CCounters_store(uint64_t *slot, uint64_t value);
 
 /// Replaces `*slot` with `desired` when it holds `expected`; true when it did.
 bool CCounters_compare_exchange(uint64_t *slot, uint64_t expected, uint64_t desired);
+
+/// Opens `path` for reading and writing with openat2(2) without following any symbolic link on the way
+/// (RESOLVE_NO_SYMLINKS) nor through /proc magic links; close-on-exec, non-blocking. Returns the
+/// descriptor, or -errno (-ENOSYS where the kernel or a seccomp filter lacks openat2).
+int CCounters_open_no_symlinks(const char *path);
 
 #endif
