@@ -174,4 +174,24 @@ struct MetricsTests {
       #expect(LocalFiles.names(in: "/etc").contains("passwd"))
     }
   }
+
+  @Test func aSymbolicLinkOnTheWayIsNeverFollowed() throws {
+    try Self.withFile { path in
+      let directory = String(path.dropLast("/metrics".count))
+      mkdir(directory + "/real", 0o700)
+      symlink(directory + "/real", directory + "/link")
+      #expect(throws: FileError.self) { try MetricsFile.open(directory + "/link/metrics", now: Self.now) }
+      #expect(LocalFiles.names(in: directory + "/real").isEmpty)
+      unlink(directory + "/link")
+      rmdir(directory + "/real")
+    }
+  }
+
+  @Test func theDefaultPlaceIsTheRunDirectoryElseMemory() {
+    #expect(MetricsFile.path(environment: { $0 == "PODINJECT_METRICS_FILE" ? "" : nil }) == nil)
+    #expect(MetricsFile.path(environment: { $0 == "PODINJECT_METRICS_FILE" ? "/x/m" : "/run" }) == "/x/m")
+    #expect(MetricsFile.path(environment: { $0 == "PODINJECT_RUN_DIR" ? "/run/p" : nil }) == "/run/p/metrics")
+    let fallback = MetricsFile.path(environment: { _ in nil }) ?? ""
+    #expect(fallback.hasSuffix("/podinject-\(geteuid())/metrics"))
+  }
 }
