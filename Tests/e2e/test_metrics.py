@@ -389,6 +389,41 @@ def test_sixteen_parallel_streams_give_exact_counts(private_dir):
     assert [p.name for p in metrics_file.parent.iterdir()] == ["metrics"]
 
 
+def test_processes_killed_at_any_moment_corrupt_nothing(private_dir):
+    """SIGKILL at random moments, from the file's creation on: every admission that finished is counted,
+    none twice, and the file stays whole (the header, the rule names, the exposition)."""
+    import random
+    config = write_config(private_dir, api="none")
+    metrics_file = private_dir / "run" / "metrics"
+    env = h.clean_env({"PODINJECT_METRICS_FILE": str(metrics_file)})
+    rng = random.Random(7)
+    procs = []
+    for i in range(120):
+        p = subprocess.Popen([str(h.BIN), "--config", str(config)], stdin=subprocess.PIPE,
+                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
+        try:
+            p.stdin.write(review(pod("k", team=i % 2 == 0), i))
+            p.stdin.close()
+        except BrokenPipeError:
+            pass
+        if i % 2:
+            time.sleep(rng.random() * 0.004)
+            p.kill()
+        procs.append(p)
+    for p in procs:
+        p.wait()
+    finished = sum(1 for p in procs if p.returncode == 0)
+    text = stdin_metrics(config, metrics_file)
+    promtool_check(text)
+    samples = parse_text(text)
+    counted = metric(samples, "podinject_admissions_total", operation="CREATE", result="allowed", code="200")
+    assert finished <= counted <= len(procs), (finished, counted)
+    rules = {dict(k[1]).get("rule") for k in samples if k[0] == "podinject_rule_outcomes_total"}
+    assert rules == {"inject-env", "needs-team", "strict"}
+    assert metric(samples, "podinject_rule_outcomes_total", rule="inject-env", outcome="applied") <= len(procs)
+    assert metrics_file.stat().st_size == METRICS_SIZE
+
+
 @pytest.mark.parametrize("kind", ["garbage", "truncated", "symlink", "other owner", "open to others"])
 def test_a_file_that_is_not_podinjects_own_is_replaced_and_logged(private_dir, kind):
     config = write_config(private_dir, api="none")
