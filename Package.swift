@@ -12,9 +12,11 @@ let package = Package(
     .systemLibrary(name: "CYAML", path: "Sources/CYAML"),
     .target(
       name: "PodInject",
-      dependencies: ["CYAML", "CSpawn"],
+      dependencies: ["CYAML", "CSpawn", "CCounters"],
       linkerSettings: [.linkedLibrary(":libyaml.a")]
     ),
+    // Atomic increments on the metrics file every invocation of a replica maps (MAP_SHARED).
+    .target(name: "CCounters"),
     // The door to libcurl, through dlopen (loaded only to send Events); only KubeClient uses it.
     .target(name: "CCurl"),
     // The door to posix_spawn: the detached Event deliverer; only SystemHost uses it.

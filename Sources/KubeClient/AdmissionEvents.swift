@@ -54,6 +54,7 @@ public struct AdmissionEvents {
     counts.spooled = spool.names.count
     counts.dropped = spool.dropped
     notes += spool.errors
+    MetricsRecorder.shared(environment: host.environment, now: now).spooled(spool.names.count, dropped: spool.dropped)
     if spool.dropped > 0 { notes.append("outbox full: dropped the \(spool.dropped) oldest Event(s)") }
     held = spool.unwritten.map {
       HeldEntry(name: Outbox.fileName(entries[$0], index: $0, now: now), entry: entries[$0])

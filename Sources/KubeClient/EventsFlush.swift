@@ -40,7 +40,7 @@ public struct EventsFlush {
         } : nil, host: host)
     // A detached deliverer that finds another one draining has nothing to do and nothing to say.
     if detached && run.busy && held.isEmpty && problems.isEmpty { return ExitStatus.success }
-    problems += run.problems
+    problems += run.problems + MetricsRecorder.shared(environment: host.environment, now: now).notes
     let waiting = run.refused ? 0 : Outbox(directory: settings.outbox).pendingFiles().count
     let line = LogLine.delivery(
       run.report.map(EventCounts.init) ?? EventCounts(), waiting: waiting, problems: problems, time: now)

@@ -81,6 +81,8 @@ public enum OutboxDrain {
     case .unavailable(let why):
       lock?.release()
       run.lost = held.count
+      MetricsRecorder.shared(environment: host.environment, now: host.now()).delivered(
+        sent: 0, aggregated: 0, rejected: 0, dropped: held.count)
       run.problems.append("Events wait in the outbox: \(why)")
       if !held.isEmpty { run.problems.append("\(held.count) Event(s) not in the outbox were lost: \(why)") }
       return run
@@ -105,6 +107,8 @@ public enum OutboxDrain {
         }
       }
     }
+    MetricsRecorder.shared(environment: host.environment, now: host.now()).delivered(
+      sent: report.sent, aggregated: report.aggregated, rejected: report.rejected, dropped: run.lost)
     run.problems += report.problems.map { "\($0) (API server: \(origin))" }
     report.problems = []
     run.report = report

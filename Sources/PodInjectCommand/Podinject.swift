@@ -12,13 +12,17 @@ enum Podinject {
   /// Every command; `review` is the default.
   nonisolated(unsafe) static let commands: [any Command.Type] = [
     ReviewCommand.self, ApplyCommand.self, ExplainCommand.self, CheckConfigCommand.self, EventsFlushCommand.self,
-    VersionCommand.self,
+    MetricsCommand.self, VersionCommand.self,
   ]
 
   static func main() {
     let arguments = CommandLine.arguments.dropFirst()
     var command: any Command.Type = ReviewCommand.self
     var rest = arguments
+    // A CGI program is started without arguments: the host names the command (`GET /metrics`).
+    if arguments.isEmpty, SystemHost().environment("PODINJECT_CGI_COMMAND") == MetricsCommand.name {
+      command = MetricsCommand.self
+    }
     if let first = arguments.first {
       if first == "-h" || first == "--help" || first == "help" {
         IO.write(1, overview)

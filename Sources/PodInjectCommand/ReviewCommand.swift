@@ -65,12 +65,15 @@ enum ReviewCommand: Command {
     // line, handing Events to a deliverer) is short and bounded, and must not be lost to that.
     if mode == .cgi { signal(SIGTERM, SIG_IGN) }
     close(1)
+    // 6. Count it in the replica's metrics file.
+    let metrics = MetricsRecorder.shared(environment: host.environment, now: environment.now)
+    metrics.review(result, config: config, durationMs: host.monotonicMilliseconds() - started, now: environment.now)
 
-    // 6. Deliver the Events: here in stdin mode, else through a detached deliverer.
+    // 7. Deliver the Events: here in stdin mode, else through a detached deliverer.
     events.deliver(inProcess: mode == .stdin, configPath: configFile.path)
     let line = LogLine.review(
       result, events: events.counts, durationMs: host.monotonicMilliseconds() - started, time: environment.now,
-      notes: events.notes)
+      notes: events.notes + metrics.notes)
     log(line, to: mode.logDestination(settings), host: host)
     // Exit here, with the request, the configuration and the result still alive: freeing a 1 MiB
     // document (or a configuration) node by node would cost more than deciding on it, and the process
@@ -81,6 +84,7 @@ enum ReviewCommand: Command {
   /// Answers unusable input the way the mode requires (SPEC §6) and returns the exit status.
   private static func refuse(_ unusable: UnusableInput, mode: InvocationMode, host: any Host) -> Int32 {
     Limits.disarm()
+    MetricsRecorder.shared(environment: host.environment, now: host.now()).refused(status: unusable.httpStatus)
     let output = mode.refusal(unusable, time: host.now())
     IO.write(1, output.stdout)
     if let line = output.stderr { IO.write(2, line + "\n") }

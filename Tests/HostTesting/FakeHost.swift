@@ -33,7 +33,10 @@ public final class FakeHost: Host {
   public func now() -> Timestamp { time }
   public func monotonicMilliseconds() -> Double { monotonic }
   public func pause(milliseconds: Int) { monotonic += Double(max(milliseconds, 0)) }
-  public func environment(_ name: String) -> String? { variables.last { $0.name == name }?.value }
+  public func environment(_ name: String) -> String? {
+    // Metrics off unless a test sets the file: the process's metrics file is real, not part of the fake.
+    variables.last { $0.name == name }?.value ?? (name == "PODINJECT_METRICS_FILE" ? "" : nil)
+  }
   public func environmentEntries() -> [String] { variables.map { "\($0.name)=\($0.value)" } }
   public func hostName() -> String { host }
 

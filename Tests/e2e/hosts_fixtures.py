@@ -181,6 +181,7 @@ class Host:
     ca: Path
     proc: subprocess.Popen
     logs: list[Path] = field(default_factory=list)
+    metrics_port: int | None = None  # GET /metrics, plain HTTP
 
     def context(self) -> ssl.SSLContext:
         ctx = ssl.create_default_context(cafile=str(self.ca))
@@ -377,12 +378,15 @@ def start_entrypoint(files: HostFiles, run_dir: Path, **extra: str) -> Host:
         "PODINJECT_CONFIG": str(files.config),
         "PODINJECT_RUN_DIR": str(run_dir),
         "PODINJECT_FCGI_CHILDREN": "4",
+        # The plain-HTTP metrics port: a free one, so that hosts started side by side never collide.
+        "PODINJECT_METRICS_PORT": str(_free_port()),
         **extra,
     })
     with open(stdout_log, "wb") as out, open(stderr_log, "wb") as err:
         proc = subprocess.Popen([*run_as_prefix(), str(DEPLOY / "docker" / "entrypoint.sh")], env=env,
                                 stdin=subprocess.DEVNULL, stdout=out, stderr=err, start_new_session=True)
-    host = Host("nginx+fcgiwrap", port, files.ca_crt, proc, [stderr_log, stdout_log])
+    host = Host("nginx+fcgiwrap", port, files.ca_crt, proc, [stderr_log, stdout_log],
+                metrics_port=int(env["PODINJECT_METRICS_PORT"]))
     try:
         _wait_ready(host)
     except BaseException:
@@ -424,6 +428,7 @@ def lighttpd_host(host_files: HostFiles):
         "PODINJECT_CONFIG": str(host_files.config),
         "PODINJECT_RUN_DIR": str(run_dir),
         "PODINJECT_ERROR_LOG": str(error_log),
+        "PODINJECT_METRICS_PORT": str(_free_port()),
     })
     render = subprocess.run([str(DEPLOY / "hosts" / "render.sh"), "lighttpd"], env=env, capture_output=True,
                             timeout=30)
@@ -435,7 +440,8 @@ def lighttpd_host(host_files: HostFiles):
     with open(stderr_log, "wb") as err:
         proc = subprocess.Popen([*run_as_prefix(), lighttpd, "-D", "-f", str(conf)], env=env,
                                 stdin=subprocess.DEVNULL, stdout=err, stderr=err, start_new_session=True)
-    host = Host("lighttpd", port, host_files.ca_crt, proc, [error_log, stderr_log])
+    host = Host("lighttpd", port, host_files.ca_crt, proc, [error_log, stderr_log],
+                metrics_port=int(env["PODINJECT_METRICS_PORT"]))
     try:
         _wait_ready(host)
         yield host

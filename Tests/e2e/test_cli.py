@@ -16,7 +16,8 @@ import harness as h
 
 SAMPLE_CONFIG = h.SAMPLES / "config.yaml"
 DEFAULT_CONFIG = "/etc/podinject/config.yaml"
-COMMANDS = ["review", "apply", "explain", "check-config", "events flush", "version"]
+# The SPEC's six commands, and `metrics` (README, "Metrics").
+COMMANDS = ["review", "apply", "explain", "check-config", "events flush", "metrics", "version"]
 
 
 def _readme_exit_status(what: str) -> int:
@@ -45,7 +46,7 @@ def test_version(podinject_bin):
 
 
 @pytest.mark.parametrize("flag", ["--help", "-h"])
-def test_help_lists_the_six_commands(flag, podinject_bin):
+def test_help_lists_every_command(flag, podinject_bin):
     r = h.run_podinject([flag])
     assert r.returncode == 0, r.describe()
     listed = []
@@ -57,7 +58,7 @@ def test_help_lists_the_six_commands(flag, podinject_bin):
     assert re.search(r"^\s+review \(default\)", r.out, re.M), "review is the default command"
 
 
-@pytest.mark.parametrize("command", ["review", "apply", "explain", "check-config", "events flush", "version"])
+@pytest.mark.parametrize("command", COMMANDS)
 def test_each_command_has_help(command, podinject_bin):
     r = h.run_podinject([*command.split(), "--help"])
     assert r.returncode == 0, r.describe()

@@ -461,6 +461,7 @@ def test_empty_logfile_means_the_deliverer_writes_nowhere(site_factory, podinjec
         pytest.skip(f"{STRACE} is not installed: cannot see what the deliverer opens")
     site = site_factory(CORE, logFile="")
     site.env["PODINJECT_CACHE_DIR"] = ""  # no config cache either: every file written is accounted for below
+    site.env["PODINJECT_METRICS_FILE"] = ""  # nor metrics (their file is not an Event's business)
     site.api.forbid(SA_USER)  # the deliverer has something to say (a refusal), and nowhere to say it
     cwd = tmp_path / "cwd"
     cwd.mkdir()

@@ -642,7 +642,7 @@ def start_lighttpd(files: HostFiles, base: Path) -> Any:
         "PODINJECT_ADDRESS": "127.0.0.1", "PODINJECT_PORT": str(port), "PODINJECT_TLS_CERT": str(files.tls_crt),
         "PODINJECT_TLS_KEY": str(files.tls_key), "PODINJECT_BINARY": str(files.binary),
         "PODINJECT_CONFIG": str(files.config), "PODINJECT_RUN_DIR": str(run_dir),
-        "PODINJECT_ERROR_LOG": str(base / "error.log"),
+        "PODINJECT_ERROR_LOG": str(base / "error.log"), "PODINJECT_METRICS_PORT": str(_free_port()),
     })
     render = subprocess.run([str(h.REPO / "deploy" / "hosts" / "render.sh"), "lighttpd"], env=env,
                             capture_output=True, timeout=30)

@@ -15,6 +15,8 @@
 #   PODINJECT_RUN_DIR      pid file, temp files, the fcgiwrap socket (/tmp/podinject-host)
 #   PODINJECT_FCGI_SOCKET  fcgiwrap's socket (PODINJECT_RUN_DIR/fcgiwrap.sock)
 #   PODINJECT_ERROR_LOG    the host's error log (nginx: stderr; lighttpd: /dev/stderr)
+#   PODINJECT_METRICS_PORT plain-HTTP port of GET /metrics (9090)
+#   PODINJECT_METRICS_FILE the counters every admission shares (PODINJECT_RUN_DIR/metrics)
 # Optional (nginx; unset: off):
 #   PODINJECT_CLIENT_CA    mutual TLS: the CA file (PEM) that signs the API server's client certificate;
 #                          the webhook path then answers 403 to a caller without a certificate it signed
@@ -45,6 +47,8 @@ declare -A vars=(
   [RUN_DIR]=$run_dir
   [FCGI_SOCKET]=${PODINJECT_FCGI_SOCKET:-$run_dir/fcgiwrap.sock}
   [ERROR_LOG]=${PODINJECT_ERROR_LOG:-$default_log}
+  [METRICS_PORT]=${PODINJECT_METRICS_PORT:-9090}
+  [METRICS_FILE]=${PODINJECT_METRICS_FILE:-$run_dir/metrics}
 )
 declare -A optional=(
   [CLIENT_CA]=${PODINJECT_CLIENT_CA:-}
@@ -72,7 +76,10 @@ done
 [[ -z ${optional[CLIENT_NAME]} || -n ${optional[CLIENT_CA]} ]] ||
   { echo "render.sh: PODINJECT_CLIENT_NAME needs PODINJECT_CLIENT_CA" >&2; exit 1; }
 [[ ${vars[PORT]} =~ ^[0-9]+$ ]] || { echo "render.sh: PODINJECT_PORT must be a number" >&2; exit 1; }
-for name in TLS_CERT TLS_KEY BINARY CONFIG RUN_DIR FCGI_SOCKET; do
+[[ ${vars[METRICS_PORT]} =~ ^[0-9]+$ ]] || { echo "render.sh: PODINJECT_METRICS_PORT must be a number" >&2; exit 1; }
+[[ ${vars[METRICS_PORT]} != "${vars[PORT]}" ]] ||
+  { echo "render.sh: PODINJECT_METRICS_PORT must differ from PODINJECT_PORT" >&2; exit 1; }
+for name in TLS_CERT TLS_KEY BINARY CONFIG RUN_DIR FCGI_SOCKET METRICS_FILE; do
   [[ ${vars[$name]} == /* ]] || { echo "render.sh: @$name@ must be an absolute path: ${vars[$name]}" >&2; exit 1; }
 done
 
@@ -81,7 +88,8 @@ done
 # client-go does). HTTP_PROXY is set empty: lighttpd already never passes a client's `Proxy:` header as
 # HTTP_PROXY ("httpoxy"), and this says so.
 lighttpd_string() { local s=${1//\\/\\\\}; s=${s//\"/\\\"}; printf '"%s"' "$s"; }
-cgi_env=$(printf '"PODINJECT_CONFIG" => %s, "HTTP_PROXY" => ""' "$(lighttpd_string "${vars[CONFIG]}")")
+cgi_env=$(printf '"PODINJECT_CONFIG" => %s, "PODINJECT_METRICS_FILE" => %s, "HTTP_PROXY" => ""' \
+  "$(lighttpd_string "${vars[CONFIG]}")" "$(lighttpd_string "${vars[METRICS_FILE]}")")
 for name in POD_NAME KUBERNETES_SERVICE_HOST KUBERNETES_SERVICE_PORT KUBECONFIG PODINJECT_SERVICEACCOUNT_DIR \
   HTTPS_PROXY https_proxy NO_PROXY no_proxy; do
   if [[ -n ${!name:-} ]]; then
