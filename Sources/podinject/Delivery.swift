@@ -352,6 +352,12 @@ extension Delivery {
   /// Drains the outbox (and delivers what is handed over on stdin, with `--stdin`); exit status 0 when
   /// nothing waits any longer, 3 when some Events must wait, 1 when the outbox is refused.
   static func flush(_ arguments: ParsedArguments, settings: InjectionConfig.EventSettings, budget: Int) -> Int32 {
+    // The container entrypoint looks every few seconds: an empty outbox is not worth a log line.
+    if arguments.has("if-waiting") && !arguments.has("stdin")
+      && Outbox(directory: settings.outbox).pendingFiles().isEmpty
+    {
+      return Exit.success
+    }
     let now = IO.now()
     let detached = arguments.has("detached")
     var problems: [String] = []

@@ -141,6 +141,7 @@ enum EventsFlushCommand: Command {
     .value("--timeout-ms", valueName: "N", help: "time budget (default: events.timeoutMilliseconds)"),
     .flag("--detached", help: "as the webhook starts it: leave the outbox to a deliverer already draining it"),
     .flag("--stdin", help: "also deliver the Events given on stdin (those the webhook could not spool)"),
+    .flag("--if-waiting", help: "do nothing, and log nothing, when no Event waits in the outbox"),
   ]
   /// Some Events could not be delivered yet and remain in the outbox.
   static let stillWaiting: Int32 = 3
