@@ -14,7 +14,8 @@
 #     refuses or cannot be reached), the next try waits twice as long, up to PODINJECT_FLUSH_MAX_SECONDS
 #     (default 300); an empty outbox brings the period back to PODINJECT_FLUSH_SECONDS.
 #   - SIGTERM/SIGINT: nginx finishes the admissions in flight (graceful quit), then fcgiwrap stops, then
-#     one last `events flush` (bounded by events.timeoutMilliseconds) delivers what still waits, and the
+#     one last `events flush` (bounded by events.timeoutMilliseconds; it first waits for a deliverer
+#     still at work) delivers what still waits, and the
 #     entrypoint exits 0: well within the Deployment's terminationGracePeriodSeconds.
 #     If nginx or fcgiwrap dies, the other is stopped and the container exits non-zero (restarted).
 # Every variable of deploy/hosts/render.sh applies; the tests and scripts/bench-cgi run this same script.
@@ -62,7 +63,7 @@ sleeper=
 # 3 when some Events must wait longer, 1 when the outbox is refused.
 flush() {
   local status=0
-  "$podinject" events flush --if-waiting </dev/null || status=$?
+  "$podinject" events flush "$@" </dev/null || status=$?
   return "$status"
 }
 
@@ -76,7 +77,8 @@ stop() {
   wait "$fcgiwrap_pid" 2>/dev/null || true
   [[ -z $sleeper ]] || kill "$sleeper" 2>/dev/null || true
   # The last chance for the Events of this replica: its outbox goes with the pod. A deliverer still
-  # draining holds the outbox lock; flush waits for it within its budget, then sends what is left.
+  # draining holds the outbox lock (and the Events it has claimed are no longer "waiting"): flush
+  # without --if-waiting waits for it within its budget, then sends what is left.
   if ((flush_seconds > 0)); then
     local status=0
     flush || status=$?
@@ -115,7 +117,7 @@ while :; do
     if ((EPOCHSECONDS >= next_flush)); then
       if ((flush_seconds > 0)); then
         status=0
-        flush || status=$?
+        flush --if-waiting || status=$?
         if ((status == 0)); then
           flush_delay=$flush_seconds
         else
