@@ -76,7 +76,7 @@ def image(podinject_bin: Path) -> str:
     if os.environ.get("PODINJECT_TEST_IMAGE"):
         yield podman("image", "inspect", "--format", "{{.Id}}", os.environ["PODINJECT_TEST_IMAGE"]).stdout.strip()
         return
-    tag = f"localhost/podinject:e2e-{os.getpid()}"
+    tag = "localhost/podinject:e2e"  # rebuilt with each binary; scripts/image removes the image it replaces
     env = {**os.environ, "PODINJECT_BIN": str(podinject_bin)}
     started = time.monotonic()
     proc = subprocess.run([str(h.REPO / "scripts" / "image"), "build", tag], capture_output=True, text=True,
@@ -85,7 +85,6 @@ def image(podinject_bin: Path) -> str:
     image_id = proc.stdout.strip().splitlines()[-1]
     print(f"\nimage {tag} ({image_id[:19]}) built in {time.monotonic() - started:.1f} s")
     yield image_id
-    podman("untag", image_id, tag, check=False)
 
 
 # --------------------------------------------------------------------------------------------
