@@ -28,12 +28,10 @@ import socket
 import ssl
 import subprocess
 import tempfile
-import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import pytest
 import yaml
@@ -204,7 +202,6 @@ class PodFiles:
     base: Path
     volumes: dict[str, Path]  # volume name → host directory (Secret and ConfigMap volumes)
     serviceaccount: Path
-    config: Path  # the config the container serves (the ConfigMap's config.yaml)
     stdin_config: Path  # the same rules for stdin mode on the host, with an outbox of its own
     tls: TLSFiles
     ca: Path  # the CA the served certificate chains to (changes when the Secret does)
@@ -271,7 +268,6 @@ class Pod:
     files: PodFiles
     kube: KubeAPI
     port: int
-    started: float = field(default_factory=time.monotonic)
 
     def host(self) -> Host:
         return Host(f"container {self.name}", self.port, self.files.ca, _NoProcess(), [])
@@ -388,7 +384,7 @@ def make_pod_files(base: Path, kube: KubeAPI, tls: TLSFiles, tmp: Path) -> PodFi
     os.chmod(sa, 0o755)
     for f in sa.iterdir():
         os.chmod(f, 0o644)
-    return PodFiles(base, volumes, sa, base / "config.yaml", stdin_config, tls, tls.ca_crt)
+    return PodFiles(base, volumes, sa, stdin_config, tls, tls.ca_crt)
 
 
 def tls_volume(files: PodFiles) -> Path:
