@@ -578,6 +578,14 @@ def test_events_reach_the_api_server_in_cluster(pod):
     assert ev.get("reportingInstance") == POD_NAME, ev
     posts = [r for r in pod.kube.requests if r.method == "POST" and r.path.endswith("/events")]
     assert posts and all(r.credential == f"token:{SA_USER}" for r in posts), [r.credential for r in posts]
+    # The detached deliverer's own log line reaches the container log (events.logFile, /proc/1/fd/1).
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        lines = [json.loads(ln) for ln in pod.logs().splitlines() if ln.startswith("{") and '"events flush"' in ln]
+        if any(ln["events"]["sent"] >= 1 for ln in lines):
+            break
+        time.sleep(0.2)
+    assert any(ln["events"]["sent"] >= 1 for ln in lines), f"no deliverer log line\n{pod.logs()}"
 
 
 def test_no_zombies_under_load_and_deliverers_are_reaped(pod):
