@@ -17,6 +17,7 @@ enum EventsFlushCommand: Command {
     .value("--timeout-ms", valueName: "N", help: "time budget (default: events.timeoutMilliseconds)"),
     .flag("--detached", help: "as the webhook starts it: leave the outbox to a deliverer already draining it"),
     .flag("--stdin", help: "also deliver the Events given on stdin (those the webhook could not spool)"),
+    .flag("--if-waiting", help: "do nothing, and log nothing, when no Event waits in the outbox"),
   ]
 
   static func run(_ arguments: ParsedArguments) -> Int32 {
@@ -27,6 +28,12 @@ enum EventsFlushCommand: Command {
     switch configFile.load(cached: true) {
     case .success(let config): settings = config.events
     case .failure(let error): return failed(error.description)
+    }
+    // The container entrypoint looks every few seconds: an empty outbox is not worth a log line.
+    if arguments.has("if-waiting") && !arguments.has("stdin")
+      && Outbox(directory: settings.outbox).pendingFiles().isEmpty
+    {
+      return ExitStatus.success
     }
     var budget = settings.timeoutMilliseconds
     if let text = arguments["timeout-ms"] {

@@ -2,7 +2,9 @@
 nginx + fcgiwrap started by the container's entrypoint (deploy/docker/entrypoint.sh rendering
 deploy/hosts/nginx.conf), lighttpd with deploy/hosts/lighttpd.conf, both over TLS with the certificate
 deploy/tls/make-certs.sh makes for podinject.podinject.svc; and the OpenFaaS classic watchdog's
-function-runtime mode with the environment of deploy/openfaas/podinject.yml.
+function-runtime mode with the environment of deploy/openfaas/podinject.yml. The entrypoint's own duties
+are tested here too: certificate reload, clean shutdown, and Events it delivers from the outbox
+(periodically with backoff, and at SIGTERM) against the fake API server.
 
 The client calls as the API server does: HTTPS verified against the CA for the service name, POST,
 `Content-Type: application/json`, `/?timeout=10s`. No host ever answers 502 (checked on every call).
@@ -25,6 +27,10 @@ import harness as h
 from hosts_fixtures import *  # noqa: F401,F403
 from hosts_fixtures import (DEPLOY, SERVICE_SANS, Host, call, call_reading_early, make_certs, own_by_host_user,
                             start_entrypoint, stop_process_tree)
+from kubeapi import CORE
+from kubeapi_fixtures import *  # noqa: F401,F403
+from test_events_delivery import NS as EVENT_NS
+from test_events_delivery import config_doc, failing_review
 
 HOSTS = ["nginx_host", "lighttpd_host"]
 SAMPLE = (h.SAMPLES / "review-plain-pod.json").read_bytes()
@@ -304,6 +310,109 @@ def test_entrypoint_reloads_a_renewed_certificate_and_stops_cleanly(host_files, 
         assert not _host_processes(str(run_dir)), _host_processes(str(run_dir))
     finally:
         stop_process_tree(host.proc, marker=str(run_dir))  # whatever the entrypoint left behind
+
+
+# --------------------------------------------------------------------------------------------
+# The container entrypoint never strands an Event (its outbox is an emptyDir, gone with the pod)
+# --------------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def event_site(host_files, kubeapi):
+    """A config whose first rule fails for pods without a `team` label (an InjectionFailed Event), its
+    outbox and the deliverer's log in a directory of the host user, and the in-cluster credentials for
+    the fake API server (a service-account directory the host user can read)."""
+    base = host_files.directory / f"flush-{os.getpid()}-{time.monotonic_ns()}"
+    base.mkdir()
+    doc = config_doc(CORE, base, reportingInstance="")
+    (base / "config.yaml").write_text(json.dumps(doc, indent=1))
+    env = kubeapi.write_serviceaccount_dir(base / "serviceaccount")
+    own_by_host_user(base)
+    return base, env
+
+
+def _injection_failed(api) -> int:
+    return sum(e.get("count", 0) for e in api.events(CORE, EVENT_NS) if e.get("reason") == "InjectionFailed")
+
+
+def _start_flushing_entrypoint(host_files, base: Path, env: dict[str, str], **extra: str) -> Host:
+    return start_entrypoint(host_files, base / "run", PODINJECT_CONFIG=str(base / "config.yaml"),
+                            POD_NAME="podinject-flush-test", **env, **extra)
+
+
+def _pending(base: Path) -> list[str]:
+    outbox = base / "outbox"
+    return [p.name for p in outbox.iterdir() if p.suffix == ".json" and not p.name.startswith(".")] \
+        if outbox.is_dir() else []
+
+
+def test_flush_if_waiting_is_silent_on_an_empty_outbox(event_site, podinject_bin):
+    """What the entrypoint runs every few seconds costs one quiet process when nothing waits."""
+    base, env = event_site
+    r = h.run_podinject(["events", "flush", "--if-waiting", "--config", str(base / "config.yaml")], b"",
+                        env=h.clean_env(env))
+    assert r.returncode == 0 and r.stdout == b"" and r.stderr == b"", r.describe()
+    assert not (base / "deliverer.log").exists() or (base / "deliverer.log").read_text() == ""
+
+
+def test_entrypoint_flushes_a_stranded_event_with_backoff(host_files, kubeapi, event_site):
+    """The API server is down when an admission's Event is due: it waits in the outbox. With no further
+    admission, the entrypoint tries again on its own, backing off (1 s, 2 s, 4 s, at most
+    PODINJECT_FLUSH_MAX_SECONDS), and delivers it once the API server is back."""
+    base, env = event_site
+    kubeapi.stop()
+    host = _start_flushing_entrypoint(host_files, base, env, PODINJECT_FLUSH_SECONDS="1",
+                                      PODINJECT_FLUSH_MAX_SECONDS="4")
+    try:
+        got = call(host, h.review_bytes(failing_review(40)))
+        assert got.status == 200, got.describe()
+        deadline = time.monotonic() + 15
+        while "next try in 4s" not in host.log_text() and time.monotonic() < deadline:
+            time.sleep(0.2)
+        log = host.log_text()
+        assert "next try in 2s" in log and "next try in 4s" in log, log
+        assert "next try in 8s" not in log, log  # the cap
+        assert _pending(base), "the Event is not waiting in the outbox"
+        kubeapi.start()
+        assert kubeapi.wait_for(lambda k: _injection_failed(k) == 1, timeout=10), host.log_text()
+        assert kubeapi.wait_for(lambda k: not _pending(base), timeout=5), _pending(base)
+        # Back to an empty outbox: the next looks are silent (no log line, no request).
+        requests = len(kubeapi.requests)
+        lines = host.log_text().count("events flush")
+        time.sleep(2.5)
+        assert len(kubeapi.requests) == requests and host.log_text().count("events flush") == lines
+    finally:
+        host.proc.send_signal(signal.SIGTERM)
+        try:
+            assert host.proc.wait(timeout=15) == 0, host.log_text()
+        finally:
+            stop_process_tree(host.proc, marker=str(base))
+
+
+def test_entrypoint_flushes_at_sigterm(host_files, kubeapi, event_site):
+    """No admission and no periodic look (an hour apart): an Event left while the API server was down
+    goes out with the entrypoint's last flush at SIGTERM, and the entrypoint exits 0."""
+    base, env = event_site
+    kubeapi.stop()
+    host = _start_flushing_entrypoint(host_files, base, env, PODINJECT_FLUSH_SECONDS="3600")
+    try:
+        got = call(host, h.review_bytes(failing_review(41)))
+        assert got.status == 200, got.describe()
+        deadline = time.monotonic() + 10
+        while not _pending(base) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert _pending(base), "the Event is not waiting in the outbox"
+        time.sleep(1)  # the admission's own deliverer has given up
+        kubeapi.start()
+        time.sleep(1)
+        assert _injection_failed(kubeapi) == 0, "delivered before SIGTERM: the test proves nothing"
+        host.proc.send_signal(signal.SIGTERM)
+        rc = host.proc.wait(timeout=15)
+        assert rc == 0, host.log_text()
+        assert _injection_failed(kubeapi) == 1, host.log_text()
+        assert not _pending(base)
+    finally:
+        stop_process_tree(host.proc, marker=str(base))
 
 
 # --------------------------------------------------------------------------------------------

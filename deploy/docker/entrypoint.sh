@@ -8,7 +8,15 @@
 #   - nginx terminates TLS and serves /healthz itself.
 #   - When the certificate or key files change (cert-manager renewal, a new Secret), nginx reloads them
 #     (checked every PODINJECT_TLS_RELOAD_SECONDS, default 60; 0 turns it off).
-#   - SIGTERM/SIGINT: nginx finishes the admissions in flight (graceful quit), then fcgiwrap stops.
+#   - No Event is stranded in the outbox (an emptyDir, gone with the pod): every
+#     PODINJECT_FLUSH_SECONDS (default 10; 0 turns it off) it runs `podinject events flush --if-waiting`,
+#     which does nothing, silently, when no Event waits. While Events keep waiting (the API server
+#     refuses or cannot be reached), the next try waits twice as long, up to PODINJECT_FLUSH_MAX_SECONDS
+#     (default 300); an empty outbox brings the period back to PODINJECT_FLUSH_SECONDS.
+#   - SIGTERM/SIGINT: nginx finishes the admissions in flight (graceful quit), then fcgiwrap stops, then
+#     one last `events flush` (bounded by events.timeoutMilliseconds; it first waits for a deliverer
+#     still at work) delivers what still waits, and the
+#     entrypoint exits 0: well within the Deployment's terminationGracePeriodSeconds.
 #     If nginx or fcgiwrap dies, the other is stopped and the container exits non-zero (restarted).
 # Every variable of deploy/hosts/render.sh applies; the tests and scripts/bench-cgi run this same script.
 set -euo pipefail
@@ -22,6 +30,9 @@ export PODINJECT_TLS_CERT=${PODINJECT_TLS_CERT:-/etc/podinject-tls/tls.crt}
 export PODINJECT_TLS_KEY=${PODINJECT_TLS_KEY:-/etc/podinject-tls/tls.key}
 children=${PODINJECT_FCGI_CHILDREN:-8}
 reload_seconds=${PODINJECT_TLS_RELOAD_SECONDS:-60}
+flush_seconds=${PODINJECT_FLUSH_SECONDS:-10}
+flush_max_seconds=${PODINJECT_FLUSH_MAX_SECONDS:-300}
+podinject=${PODINJECT_BINARY:-/usr/local/bin/podinject}
 nginx=${PODINJECT_NGINX:-nginx}
 fcgiwrap=${PODINJECT_FCGIWRAP:-fcgiwrap}
 run=$PODINJECT_RUN_DIR
@@ -47,6 +58,15 @@ done
 nginx_pid=$!
 sleeper=
 
+# Delivers the Events waiting in the outbox (the config's events.outbox; podinject reads
+# $PODINJECT_CONFIG and the in-cluster credentials from this environment). Status: 0 when nothing waits,
+# 3 when some Events must wait longer, 1 when the outbox is refused.
+flush() {
+  local status=0
+  "$podinject" events flush "$@" </dev/null || status=$?
+  return "$status"
+}
+
 stop() {
   trap - TERM INT
   if [[ -n $nginx_pid ]]; then
@@ -56,15 +76,28 @@ stop() {
   kill -TERM -- "-$fcgiwrap_pid" 2>/dev/null || true
   wait "$fcgiwrap_pid" 2>/dev/null || true
   [[ -z $sleeper ]] || kill "$sleeper" 2>/dev/null || true
+  # The last chance for the Events of this replica: its outbox goes with the pod. A deliverer still
+  # draining holds the outbox lock (and the Events it has claimed are no longer "waiting"): flush
+  # without --if-waiting waits for it within its budget, then sends what is left.
+  if ((flush_seconds > 0)); then
+    local status=0
+    flush || status=$?
+    ((status == 0)) || say "events flush at exit: status $status (Events left in the outbox are lost with it)"
+  fi
   exit "$1"
 }
 trap 'stop 0' TERM INT
 
 tls_sum() { cat -- "$PODINJECT_TLS_CERT" "$PODINJECT_TLS_KEY" 2>/dev/null | cksum; }
-period=$reload_seconds
-((period > 0)) || period=86400
+# The next TLS check and the next outbox look, in epoch seconds (a period of 0 turns either off).
+reload_period=$((reload_seconds > 0 ? reload_seconds : 86400))
+flush_delay=$((flush_seconds > 0 ? flush_seconds : 86400))
+next_reload=$((EPOCHSECONDS + reload_period))
+next_flush=$((EPOCHSECONDS + flush_delay))
 last=$(tls_sum)
 while :; do
+  period=$(((next_reload < next_flush ? next_reload : next_flush) - EPOCHSECONDS))
+  ((period > 0)) || period=1
   sleep "$period" &
   sleeper=$!
   done_pid=
@@ -72,12 +105,28 @@ while :; do
   wait -n -p done_pid "$nginx_pid" "$fcgiwrap_pid" "$sleeper" || status=$?
   if [[ $done_pid == "$sleeper" ]]; then
     sleeper=
-    ((reload_seconds > 0)) || continue
-    now=$(tls_sum)
-    if [[ $now != "$last" ]]; then
-      last=$now
-      say "TLS certificate changed: reloading nginx"
-      kill -HUP "$nginx_pid" 2>/dev/null || true
+    if ((EPOCHSECONDS >= next_reload)); then
+      next_reload=$((EPOCHSECONDS + reload_period))
+      sum=$(tls_sum)
+      if ((reload_seconds > 0)) && [[ $sum != "$last" ]]; then
+        last=$sum
+        say "TLS certificate changed: reloading nginx"
+        kill -HUP "$nginx_pid" 2>/dev/null || true
+      fi
+    fi
+    if ((EPOCHSECONDS >= next_flush)); then
+      if ((flush_seconds > 0)); then
+        status=0
+        flush --if-waiting || status=$?
+        if ((status == 0)); then
+          flush_delay=$flush_seconds
+        else
+          # Still waiting (3) or refused (1): back off, so an API server that is down is not hammered.
+          flush_delay=$((flush_delay * 2 < flush_max_seconds ? flush_delay * 2 : flush_max_seconds))
+          say "events flush: status $status; next try in ${flush_delay}s"
+        fi
+      fi
+      next_flush=$((EPOCHSECONDS + flush_delay))
     fi
     continue
   fi
