@@ -43,6 +43,25 @@ func failed(_ message: String) -> Int32 {
   return ExitStatus.configuration
 }
 
+/// What `apply` and `explain` work on: the config (its invalid rules warned about), then the manifests.
+struct OfflineInput {
+  var host: SystemHost
+  var config: ConfigLoad
+  var documents: [JSONValue]
+  var source: String
+
+  /// Both, or the message `failed` prints: the config's problem first, then the manifests'.
+  static func load(_ arguments: ParsedArguments) -> Result<OfflineInput, UsageError> {
+    let host = SystemHost()
+    let config = ConfigFile(option: arguments["config"], host: host).load()
+    if case .failure(let error) = config { return .failure(UsageError(message: error.description)) }
+    warnAboutInvalidRules(config)
+    return readManifests(arguments["filename"]).map {
+      OfflineInput(host: host, config: config, documents: $0.documents, source: $0.source)
+    }
+  }
+}
+
 /// `podinject apply`: mutate manifests offline and print the result.
 enum ApplyCommand: Command {
   static let name = "apply"
@@ -57,19 +76,17 @@ enum ApplyCommand: Command {
     guard let format = OfflineApply.Format(rawValue: arguments["output"] ?? "yaml") else {
       return failed("-o must be yaml, json or patch")
     }
-    let config = ConfigFile(option: arguments["config"], host: SystemHost()).load()
-    if case .failure(let error) = config { return failed(error.description) }
-    warnAboutInvalidRules(config)
-    let input: (documents: [JSONValue], source: String)
-    switch readManifests(arguments["filename"]) {
-    case .success(let read): input = read
+    let input: OfflineInput
+    switch OfflineInput.load(arguments) {
+    case .success(let loaded): input = loaded
     case .failure(let error): return failed(error.message)
     }
+    let config = input.config
     let outcome: OfflineApply.Outcome
     do {
       outcome = try OfflineApply.run(
         input.documents, source: input.source, format: format, config: config,
-        environment: ReviewEnvironment(config, host: SystemHost()))
+        environment: ReviewEnvironment(config, host: input.host))
     } catch {
       return failed(error.message)
     }
@@ -89,20 +106,18 @@ enum ExplainCommand: Command {
   ]
 
   static func run(_ arguments: ParsedArguments) -> Int32 {
-    let config = ConfigFile(option: arguments["config"], host: SystemHost()).load()
-    if case .failure(let error) = config { return failed(error.description) }
-    warnAboutInvalidRules(config)
-    let input: (documents: [JSONValue], source: String)
-    switch readManifests(arguments["filename"]) {
-    case .success(let read): input = read
+    let input: OfflineInput
+    switch OfflineInput.load(arguments) {
+    case .success(let loaded): input = loaded
     case .failure(let error): return failed(error.message)
     }
+    let config = input.config
     do {
       IO.write(
         1,
         try OfflineExplain.run(
           input.documents, source: input.source, config: config,
-          environment: ReviewEnvironment(config, host: SystemHost())))
+          environment: ReviewEnvironment(config, host: input.host)))
       return ExitStatus.success
     } catch {
       return failed(error.message)
