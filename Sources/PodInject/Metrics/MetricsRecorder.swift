@@ -70,7 +70,7 @@ public final class MetricsRecorder {
   /// A configuration load: whether it can be used, and when.
   public func loaded(_ config: ConfigLoad, now: Timestamp) {
     guard let file else { return }
-    // A pattern, not `usable == nil`: comparing an optional copy of the config cost 33k instructions.
+    // A pattern, not `usable == nil`, which copies the whole config into an optional to compare it.
     let valid: Bool
     if case .success = config { valid = true } else { valid = false }
     file.store(MetricsLayout.configStateWord, valid ? 1 : 2)
