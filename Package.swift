@@ -21,13 +21,14 @@ let package = Package(
     .target(name: "CCurl"),
     // The door to posix_spawn: the detached Event deliverer; only SystemHost uses it.
     .target(name: "CSpawn"),
-    // Hands the Swift runtime argv from the C start-up code (no /proc/self/maps scan at every start).
-    .target(name: "CArguments"),
+    // What runs before main: argv for the Swift runtime (no /proc/self/maps scan at every start) and,
+    // in the static executable, no backtracer and no CPU detection in CGI processes (scripts/build).
+    .target(name: "CStart"),
     .target(name: "KubeClient", dependencies: ["PodInject", "CCurl"]),
     // The executable `podinject`: its folder is named apart from `PodInject`, which differs only in case.
     .executableTarget(
       name: "PodInjectCommand",
-      dependencies: ["PodInject", "KubeClient", "CArguments"]
+      dependencies: ["PodInject", "KubeClient", "CStart"]
     ),
     // A Host for tests (clock, environment, files and spawns in memory), shared by both test targets.
     .target(name: "HostTesting", dependencies: ["PodInject"], path: "Tests/HostTesting"),

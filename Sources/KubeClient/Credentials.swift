@@ -64,7 +64,7 @@ public enum CredentialSource {
     let directory =
       environment("PODINJECT_SERVICEACCOUNT_DIR").flatMap { $0.isEmpty ? nil : $0 }
       ?? serviceAccountDirectory
-    let hostPart = host.contains(":") ? "[\(host)]" : host
+    let hostPart = host.containsText(":") ? "[\(host)]" : host
     var credentials = Credentials(server: "https://\(hostPart):\(port)", origin: "in-cluster (\(directory))")
     credentials.token = .file(directory + "/token")
     guard let ca = readFile(directory + "/ca.crt") else {
@@ -109,7 +109,7 @@ enum Kubeconfig {
     }
 
     /// The directory relative paths in this file start from.
-    var directory: String { path.contains("/") ? String(path[..<path.lastIndex(of: "/")!]) : "." }
+    var directory: String { path.containsText("/") ? String(path[..<path.lastIndex(of: "/")!]) : "." }
   }
 
   /// An entry of a kubeconfig list (`clusters`, `contexts`, `users`) and the file it came from.

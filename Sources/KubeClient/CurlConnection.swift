@@ -72,7 +72,7 @@ public final class CurlConnection: KubeTransport {
       host = authority
       port = "443"
     }
-    let target = host.contains(":") ? "[\(host)]" : String(host)
+    let target = host.containsText(":") ? "[\(host)]" : String(host)
     let list = CCurl_slist_append(nil, "\(name):\(port):\(target):\(port)")
     return ("https://\(name):\(port)", list)
   }

@@ -6,8 +6,15 @@ import PodInject
   import Musl
 #endif
 
-/// The `podinject` command line: the webhook itself plus offline tools for operators.
+/// The process entry. Nonisolated and apart from `Podinject`: closures written inside an `@main` type
+/// are checked for the main actor at run time, and those checks link Swift Concurrency and libdispatch,
+/// whose start-up code (threads, CPU counts) every admission would then run.
 @main
+enum Entry {
+  nonisolated static func main() { Podinject.main() }
+}
+
+/// The `podinject` command line: the webhook itself plus offline tools for operators.
 enum Podinject {
   /// Every command; `review` is the default.
   nonisolated(unsafe) static let commands: [any Command.Type] = [
@@ -77,7 +84,7 @@ enum Podinject {
   static func suggestion(for word: String) -> String? {
     let names = commands.map { $0.name }
     if let full = names.first(where: { $0.hasSuffix(" " + word) }) { return full }
-    return names.filter { !$0.contains(" ") }.first { editDistance($0, word) <= 2 }
+    return names.filter { !$0.containsText(" ") }.first { editDistance($0, word) <= 2 }
   }
 
   /// Levenshtein distance, for a handful of short words.

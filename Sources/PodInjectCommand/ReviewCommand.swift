@@ -95,7 +95,7 @@ enum ReviewCommand: Command {
   private static func log(_ line: String, to destination: LogDestination, host: any Host) {
     switch destination {
     case .standardError: IO.write(2, line + "\n")
-    case .file(let path): _ = host.appendLine(line, to: path)
+    case .file(let path, let fallback): if !host.appendLine(line, to: path) { log(line, to: fallback, host: host) }
     case .nowhere: break
     }
   }

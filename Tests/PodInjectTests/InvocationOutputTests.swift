@@ -36,10 +36,23 @@ struct InvocationOutputTests {
 
   @Test func theLogLineNeverGoesToStderrInFunctionRuntimeMode() {
     var settings = InjectionConfig.EventSettings()
-    #expect(InvocationMode.stdin.logDestination(settings) == .standardError)
-    #expect(InvocationMode.cgi.logDestination(nil) == .standardError)
     #expect(InvocationMode.functionRuntime.logDestination(settings) == .nowhere)
     settings.logFile = "/dev/stdout"
-    #expect(InvocationMode.functionRuntime.logDestination(settings) == .file("/dev/stdout"))
+    #expect(InvocationMode.functionRuntime.logDestination(settings) == .file("/dev/stdout", orElse: .nowhere))
+  }
+
+  @Test func aCGILogLineGoesToTheLogFileWhenOneIsSetElseToStderr() {
+    var settings = InjectionConfig.EventSettings()
+    #expect(InvocationMode.cgi.logDestination(nil) == .standardError)
+    #expect(InvocationMode.cgi.logDestination(settings) == .standardError)
+    settings.logFile = "/proc/1/fd/1"
+    #expect(InvocationMode.cgi.logDestination(settings) == .file("/proc/1/fd/1", orElse: .standardError))
+  }
+
+  @Test func aStdinLogLineAlwaysGoesToStderr() {
+    var settings = InjectionConfig.EventSettings()
+    settings.logFile = "/proc/1/fd/1"
+    #expect(InvocationMode.stdin.logDestination(settings) == .standardError)
+    #expect(InvocationMode.stdin.logDestination(nil) == .standardError)
   }
 }

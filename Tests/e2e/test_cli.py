@@ -470,7 +470,7 @@ def test_apply_exit_status_on_a_denial_is_the_readmes(tmp_path, podinject_bin):
 @pytest.mark.parametrize("path", ["/nonexistent/dir with space/é☃.yaml", "/nonexistent/" + "x" * 3000,
                                   "/nonexistent/tab\there", "/nonexistent/-leading-dash"])
 def test_arguments_arrive_intact(path, podinject_bin):
-    """argv reaches the program byte for byte (Sources/CArguments hands it over from the C start-up code),
+    """argv reaches the program byte for byte (Sources/CStart/Arguments.c hands it over from the C start-up code),
     whatever it holds and however long it is, with arguments before and after it."""
     r = h.run_podinject(["check-config", "--config", path])
     assert r.returncode == 1, r.describe()

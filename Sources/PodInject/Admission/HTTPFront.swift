@@ -68,7 +68,7 @@ public enum HTTPFront {
   public static func check(
     method: String?, contentType: String?, contentLength: String?, transferEncoding: String?, maxBodyBytes: Int
   ) -> Verdict {
-    let chunked = transferEncoding?.lowercased().contains("chunked") ?? false
+    let chunked = transferEncoding?.lowercased().containsText("chunked") ?? false
     let length = contentLength.flatMap { Int($0.trimmingSpaces) }.flatMap { $0 >= 0 ? $0 : nil }
     let body: BodyPlan? = chunked ? .toEOF : length.map { .length($0) }
     guard method == "POST" else {

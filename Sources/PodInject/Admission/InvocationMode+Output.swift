@@ -34,21 +34,27 @@ extension InvocationMode {
     }
   }
 
-  /// Where the log line goes: stderr in stdin and CGI modes; in function-runtime mode (where the
-  /// watchdog would put stderr in the body) `events.logFile` when one is set, else nowhere.
+  /// Where the log line goes (SPEC §7). Stdin mode: stderr, the caller's. CGI and function-runtime
+  /// modes: `events.logFile` when one is set (the deployment points it at the container's log
+  /// stream), so that the line reaches the log as the one JSON object it is. Without it, CGI mode
+  /// uses stderr, which the host carries (nginx logs it as an `[error]` "FastCGI sent in stderr"
+  /// wrapped around the JSON, at a cost of about a fifth of a CGI request's throughput), and function-runtime
+  /// mode writes nothing (its watchdog would put stderr in the body).
   public func logDestination(_ settings: InjectionConfig.EventSettings?) -> LogDestination {
+    let file = settings?.logFile ?? ""
     switch self {
-    case .stdin, .cgi: return .standardError
-    case .functionRuntime:
-      guard let path = settings?.logFile, !path.isEmpty else { return .nowhere }
-      return .file(path)
+    case .stdin: return .standardError
+    case .cgi: return file.isEmpty ? .standardError : .file(file, orElse: .standardError)
+    case .functionRuntime: return file.isEmpty ? .nowhere : .file(file, orElse: .nowhere)
     }
   }
 }
 
 /// Where a log line is written.
-public enum LogDestination: Sendable, Equatable {
+public indirect enum LogDestination: Sendable, Equatable {
   case standardError
-  case file(String)
+  /// A file opened for appending; when it cannot be written, the fallback (no line is lost to a
+  /// missing or refused file where stderr can take it).
+  case file(String, orElse: LogDestination)
   case nowhere
 }

@@ -161,7 +161,7 @@ extension Rules {
         if quantity.value < 0 {
           problems.append(SchemaProblem(path: at, message: "\(typeName).\(key) must be greater than or equal to 0"))
         }
-        if member.key.contains("/") && !quantity.isWhole {
+        if member.key.containsText("/") && !quantity.isWhole {
           problems.append(SchemaProblem(path: at, message: "\(typeName).\(key) of an extended resource must be whole"))
         }
         if into == 0 { requests.append((member.key, quantity)) } else { limits.append((member.key, quantity)) }
@@ -169,7 +169,7 @@ extension Rules {
     }
     for (name, request) in requests {
       guard let limit = limits.first(where: { $0.0 == name })?.1 else {
-        if name.contains("/") || name.hasPrefix("hugepages-") {
+        if name.containsText("/") || name.hasPrefix("hugepages-") {
           problems.append(
             SchemaProblem(
               path: path + ["requests", name], message: "\(typeName).requests of this resource needs a limit too"))
@@ -180,7 +180,7 @@ extension Rules {
         problems.append(
           SchemaProblem(
             path: path + ["requests", name], message: "\(typeName).requests must be less than or equal to limits"))
-      } else if (name.contains("/") || name.hasPrefix("hugepages-")) && request.value != limit.value {
+      } else if (name.containsText("/") || name.hasPrefix("hugepages-")) && request.value != limit.value {
         problems.append(
           SchemaProblem(
             path: path + ["requests", name], message: "\(typeName).requests must equal limits for this resource"))
@@ -241,7 +241,7 @@ extension Rules {
     {
       let key = String(value.dropFirst(prefix.count).dropLast(2))
       let problem =
-        prefix.contains("labels")
+        prefix.containsText("labels")
         ? KubernetesValidation.qualifiedName(key) : KubernetesValidation.annotationKey(key)
       if let problem { fail("fieldPath", "is invalid: \(problem)") }
       return

@@ -8,7 +8,7 @@ public enum MetricsExposition {
 
     /// The format an `Accept` header asks for: OpenMetrics when it names it, else the text format.
     public static func negotiate(accept: String?) -> Format {
-      (accept ?? "").contains("application/openmetrics-text") ? .openMetrics : .prometheus
+      (accept ?? "").containsText("application/openmetrics-text") ? .openMetrics : .prometheus
     }
 
     public var contentType: String {

@@ -259,7 +259,7 @@ extension KubernetesValidation {
     if s.hasPrefix("hugepages-") {
       return Quantity(String(s.dropFirst(10))).map { $0.value > 0 } == true ? nil : "must be hugepages-<size>"
     }
-    guard s.contains("/"), qualifiedName(s) == nil, !s.hasPrefix("requests.") else {
+    guard s.containsText("/"), qualifiedName(s) == nil, !s.hasPrefix("requests.") else {
       return "must be cpu, memory, ephemeral-storage, hugepages-<size> or an extended resource domain/name"
     }
     let domain = s.split(separator: "/")[0]

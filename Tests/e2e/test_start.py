@@ -1,0 +1,117 @@
+"""What runs before main in the static executable (Sources/CStart, scripts/build).
+
+- A CGI or function-runtime program without arguments starts without glibc's CPU detection (a trap to
+  the hypervisor per CPUID on a virtual machine); every other process goes through glibc's own entry,
+  renamed CStart_glibcStartMain. Which path a process took is seen with gdb: a breakpoint on glibc's
+  entry is hit, or not.
+- The pieces of the runtime that every start would otherwise pay for stay out of the link: the
+  backtracer's constructor, Swift Concurrency with libdispatch's constructor, and the regex engine.
+- A process started either way answers the same bytes; the Events of a fast-started CGI admission are
+  delivered by the detached deliverer, which starts through glibc's entry and can load libcurl
+  (test_events_delivery.py::test_detached_delivery_modes_answer_first covers the delivery itself).
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+import harness as h
+
+REVIEW = h.VENDORED_CORPUS / "admissionreview" / \
+    "salesforce-generic-sidecar-injector__v1-pod-create-replicaset-generatename.json"
+GLIBC_ENTRY = "CStart_glibcStartMain"
+
+
+@pytest.fixture(scope="module")
+def static_bin(podinject_bin) -> Path:
+    kind = subprocess.run(["file", "-b", str(podinject_bin)], capture_output=True, text=True, check=True).stdout
+    assert "statically linked" in kind, f"these checks are about the static executable scripts/build makes: {kind}"
+    assert shutil.which("gdb"), "gdb is missing (scripts/setup installs it)"
+    return podinject_bin
+
+
+def _symbols(binary: Path) -> str:
+    return subprocess.run(["nm", str(binary)], capture_output=True, text=True, check=True).stdout
+
+
+def _config(tmp_path: Path) -> Path:
+    config = h.config_copy(h.REPO / "bench" / "config.yaml", tmp_path)
+    return config
+
+
+def _cgi_env(config: Path, cache: Path, **extra: str) -> dict[str, str]:
+    return h.clean_env({
+        "GATEWAY_INTERFACE": "CGI/1.1", "REQUEST_METHOD": "POST", "CONTENT_TYPE": "application/json",
+        "CONTENT_LENGTH": str(REVIEW.stat().st_size), "PODINJECT_CONFIG": str(config),
+        "PODINJECT_CACHE_DIR": str(cache), **extra})
+
+
+def _run_under_gdb(binary: Path, args: str, env: dict[str, str], tmp_path: Path) -> tuple[bool, bytes]:
+    """Runs the binary under gdb (through a shell, so the program gets exactly `args`), stdin from the
+    review; returns whether glibc's entry was reached, and what the program wrote on stdout."""
+    out = tmp_path / "stdout"
+    command = f"run {args} < {REVIEW} > {out} 2> {tmp_path / 'stderr'}"
+    proc = subprocess.run(
+        ["gdb", "-batch", "-nx", "-ex", f"break {GLIBC_ENTRY}", "-ex", command, "-ex", "continue",
+         "-ex", "info breakpoints", str(binary)],
+        capture_output=True, text=True, env=env, timeout=120)
+    assert "Breakpoint 1 at" in proc.stdout, f"no breakpoint on {GLIBC_ENTRY}: {proc.stdout}{proc.stderr}"
+    assert "exited normally" in proc.stdout or "exited with code" in proc.stdout, proc.stdout + proc.stderr
+    return "breakpoint already hit" in proc.stdout, out.read_bytes()
+
+
+def test_a_cgi_admission_starts_without_cpu_detection(static_bin, tmp_path):
+    config = _config(tmp_path)
+    (tmp_path / "cache").mkdir()
+    reached, answer = _run_under_gdb(static_bin, "", _cgi_env(config, tmp_path / "cache"), tmp_path)
+    assert not reached, "a CGI admission went through glibc's entry (and its CPU detection)"
+    head, _, body = answer.partition(b"\r\n\r\n")
+    assert head.startswith(b"Status: 200 OK"), answer[:200]
+    assert json.loads(body)["response"]["allowed"] is True
+
+
+@pytest.mark.parametrize("case", ["stdin", "forced-cgi", "events-flush", "check-config"])
+def test_every_other_process_starts_through_glibc(case, static_bin, tmp_path):
+    config = _config(tmp_path)
+    (tmp_path / "cache").mkdir()
+    env = h.clean_env({"PODINJECT_CONFIG": str(config), "PODINJECT_CACHE_DIR": str(tmp_path / "cache")})
+    args = {"stdin": "", "forced-cgi": "--cgi", "events-flush": "events flush", "check-config": "check-config"}[case]
+    if case == "forced-cgi":
+        env = _cgi_env(config, tmp_path / "cache")
+    reached, _ = _run_under_gdb(static_bin, args, env, tmp_path)
+    assert reached, f"{case}: glibc's entry was not reached (a process that may load libcurl needs it)"
+
+
+def test_both_starts_give_the_same_answer(static_bin, tmp_path):
+    config = _config(tmp_path)
+    (tmp_path / "cache").mkdir()
+    env = _cgi_env(config, tmp_path / "cache")
+    fast = subprocess.run([str(static_bin)], input=REVIEW.read_bytes(), capture_output=True, env=env, timeout=10)
+    full = subprocess.run([str(static_bin), "--cgi"], input=REVIEW.read_bytes(), capture_output=True, env=env,
+                          timeout=10)
+    assert fast.returncode == 0 and full.returncode == 0, (fast.stderr, full.stderr)
+    assert fast.stdout == full.stdout
+    assert json.loads(fast.stderr)["applied"] == json.loads(full.stderr)["applied"]
+
+
+@pytest.mark.parametrize("symbol, what", [
+    ("_GLOBAL__sub_I_Backtrace.cpp", "the Swift backtracer's constructor"),
+    ("_swift_installCrashHandler", "the Swift backtracer's crash handler"),
+    ("libdispatch_init", "libdispatch's constructor (linked by Swift Concurrency)"),
+    ("swift_task_create", "Swift Concurrency"),
+    ("$s17_StringProcessing5RegexVMn", "the regex engine (_StringProcessing)"),
+])
+def test_start_up_work_stays_out_of_the_link(symbol, what, static_bin):
+    names = {line.split()[-1] for line in _symbols(static_bin).splitlines() if line.strip()}
+    assert symbol not in names, f"{what} is linked into {static_bin.name} again, and runs or maps at every start"
+
+
+def test_glibc_entry_and_the_runtime_hooks_are_there(static_bin):
+    names = {line.split()[-1] for line in _symbols(static_bin).splitlines() if line.strip()}
+    for symbol in (GLIBC_ENTRY, "_swift_backtrace_isThunkFunction", "_swift_stdlib_getUnsafeArgvArgc"):
+        assert symbol in names, f"{symbol} is missing: scripts/build did not link Sources/CStart as designed"
