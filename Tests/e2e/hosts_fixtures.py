@@ -385,7 +385,8 @@ def start_entrypoint(files: HostFiles, run_dir: Path, **extra: str) -> Host:
     with open(stdout_log, "wb") as out, open(stderr_log, "wb") as err:
         proc = subprocess.Popen([*run_as_prefix(), str(DEPLOY / "docker" / "entrypoint.sh")], env=env,
                                 stdin=subprocess.DEVNULL, stdout=out, stderr=err, start_new_session=True)
-    host = Host("nginx+fcgiwrap", port, files.ca_crt, proc, [stderr_log, stdout_log],
+    # events.logFile stands in for the container's log stream: podinject's CGI log lines go there.
+    host = Host("nginx+fcgiwrap", port, files.ca_crt, proc, [stderr_log, stdout_log, files.config.parent / "events.log"],
                 metrics_port=int(env["PODINJECT_METRICS_PORT"]))
     try:
         _wait_ready(host)
@@ -440,7 +441,8 @@ def lighttpd_host(host_files: HostFiles):
     with open(stderr_log, "wb") as err:
         proc = subprocess.Popen([*run_as_prefix(), lighttpd, "-D", "-f", str(conf)], env=env,
                                 stdin=subprocess.DEVNULL, stdout=err, stderr=err, start_new_session=True)
-    host = Host("lighttpd", port, host_files.ca_crt, proc, [error_log, stderr_log],
+    host = Host("lighttpd", port, host_files.ca_crt, proc,
+                [error_log, stderr_log, host_files.config.parent / "events.log"],
                 metrics_port=int(env["PODINJECT_METRICS_PORT"]))
     try:
         _wait_ready(host)
