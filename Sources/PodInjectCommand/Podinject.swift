@@ -23,7 +23,8 @@ enum Podinject {
   ]
 
   static func main() {
-    let arguments = CommandLine.arguments.dropFirst()
+    // A CGI program has no arguments: then the runtime's [String] of argv is never built.
+    let arguments = CommandLine.argc > 1 ? CommandLine.arguments.dropFirst() : []
     var command: any Command.Type = ReviewCommand.self
     var rest = arguments
     // A CGI program is started without arguments: the host names the command (`GET /metrics`).

@@ -99,8 +99,11 @@ public enum HTTPFront {
   /// Whether a Content-Type names JSON (`application/json`, any parameters).
   static func isJSON(_ contentType: String?) -> Bool {
     guard let contentType else { return false }
-    let media = contentType.split(separator: ";", maxSplits: 1).first.map { String($0).trimmingSpaces } ?? ""
-    return media.lowercased() == "application/json"
+    // Bytes, not `split`: the generic collection split instantiates its metadata at run time, and this
+    // runs once per admission in a process that lives for one.
+    let bytes = Array(contentType.utf8)
+    let media = String(decoding: bytes[..<(bytes.firstIndex(of: 0x3B) ?? bytes.count)], as: UTF8.self)
+    return media.trimmingSpaces.lowercased() == "application/json"
   }
 
   /// The CGI header block: `Status:` and `Content-Type:` lines ending in CRLF, then a blank line.
