@@ -112,6 +112,11 @@ int __libc_start_main(int (*main)(int, char **, char **), int argc, char **argv,
   __libc_stack_end = stack_end;
   _dl_aux_init((ElfW(auxv_t) *)(entry + 1));
   if (tunables) __tunables_init(__environ);
+  // The string functions' thresholds, before any of them runs (glibc sets them during the detection,
+  // before the IRELATIVE relocations): glibc's value for a CPU whose caches it does not know, three
+  // quarters of the assumed 1 MiB. At zero, every copy over 128 bytes would take the non-temporal path.
+  __x86_shared_non_temporal_threshold = __x86_shared_cache_size * 3 / 4;
+  __x86_rep_movsb_stop_threshold = __x86_shared_non_temporal_threshold;
   _dl_relocate_static_pie();
   for (const ElfW(Rela) *relocation = __rela_iplt_start; relocation < __rela_iplt_end; ++relocation) {
     if (ELF64_R_TYPE(relocation->r_info) != R_X86_64_IRELATIVE) {
@@ -133,9 +138,6 @@ int __libc_start_main(int (*main)(int, char **, char **), int argc, char **argv,
   __libc_init_first(argc, argv, __environ);
   __cxa_atexit(call_fini, NULL, NULL);
   if (__libc_enable_secure) __libc_check_standard_fds();
-  // glibc's value for a CPU whose caches it does not know: three quarters of the assumed 1 MiB.
-  __x86_shared_non_temporal_threshold = __x86_shared_cache_size * 3 / 4;
-  __x86_rep_movsb_stop_threshold = __x86_shared_non_temporal_threshold;
 
   size_t count = (size_t)(__preinit_array_end - __preinit_array_start);
   for (size_t i = 0; i < count; i++) (*__preinit_array_start[i])(argc, argv, __environ);
