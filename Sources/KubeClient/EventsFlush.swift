@@ -45,7 +45,7 @@ public struct EventsFlush {
     let line = LogLine.delivery(
       run.report.map(EventCounts.init) ?? EventCounts(), waiting: waiting, problems: problems, time: now)
     // To `events.logFile` when set (and it opens), else to stderr.
-    if settings.logFile.isEmpty || !host.appendLine(line, to: settings.logFile) { host.logToStandardError(line) }
+    host.log(line, to: .preferring(settings.logFile, orElse: .standardError))
     if run.refused { return ExitStatus.configuration }
     // Nothing left waiting is success, whether or not there was an API server to send to.
     return waiting == 0 ? ExitStatus.success : ExitStatus.eventsStillWaiting

@@ -74,7 +74,7 @@ enum ReviewCommand: Command {
     let line = LogLine.review(
       result, events: events.counts, durationMs: host.monotonicMilliseconds() - started, time: environment.now,
       notes: events.notes + metrics.notes)
-    log(line, to: mode.logDestination(settings), host: host)
+    host.log(line, to: mode.logDestination(settings))
     // Exit here, with the request, the configuration and the result still alive: freeing a 1 MiB
     // document (or a configuration) node by node would cost more than deciding on it, and the process
     // ends anyway.
@@ -89,15 +89,6 @@ enum ReviewCommand: Command {
     IO.write(1, output.stdout)
     if let line = output.stderr { IO.write(2, line + "\n") }
     return output.status
-  }
-
-  /// Writes the log line where the mode says.
-  private static func log(_ line: String, to destination: LogDestination, host: any Host) {
-    switch destination {
-    case .standardError: IO.write(2, line + "\n")
-    case .file(let path, let fallback): if !host.appendLine(line, to: path) { log(line, to: fallback, host: host) }
-    case .nowhere: break
-    }
   }
 }
 

@@ -1,3 +1,4 @@
+import HostTesting
 import Testing
 
 @testable import PodInject
@@ -54,5 +55,16 @@ struct InvocationOutputTests {
     settings.logFile = "/proc/1/fd/1"
     #expect(InvocationMode.stdin.logDestination(settings) == .standardError)
     #expect(InvocationMode.stdin.logDestination(nil) == .standardError)
+  }
+
+  @Test func aLogLineGoesToItsFileElseToTheFallback() {
+    let host = FakeHost()
+    host.log("one", to: .preferring("/log/a", orElse: .standardError))
+    host.unwritable = ["/log/a"]
+    host.log("two", to: .preferring("/log/a", orElse: .standardError))
+    host.log("three", to: .preferring("/log/a", orElse: .nowhere))
+    host.log("four", to: .preferring("", orElse: .standardError))
+    #expect(host.appended.map(\.line) == ["one"])
+    #expect(host.standardError == ["two", "four"])
   }
 }

@@ -44,8 +44,8 @@ extension InvocationMode {
     let file = settings?.logFile ?? ""
     switch self {
     case .stdin: return .standardError
-    case .cgi: return file.isEmpty ? .standardError : .file(file, orElse: .standardError)
-    case .functionRuntime: return file.isEmpty ? .nowhere : .file(file, orElse: .nowhere)
+    case .cgi: return .preferring(file, orElse: .standardError)
+    case .functionRuntime: return .preferring(file, orElse: .nowhere)
     }
   }
 }
@@ -57,4 +57,20 @@ public indirect enum LogDestination: Sendable, Equatable {
   /// missing or refused file where stderr can take it).
   case file(String, orElse: LogDestination)
   case nowhere
+
+  /// The file at `path` (with `fallback` when it cannot be written), or `fallback` when no path is set.
+  public static func preferring(_ path: String, orElse fallback: LogDestination) -> LogDestination {
+    path.isEmpty ? fallback : .file(path, orElse: fallback)
+  }
+}
+
+extension Host {
+  /// Writes a log line where `destination` says; a file that cannot be written passes it to the fallback.
+  public func log(_ line: String, to destination: LogDestination) {
+    switch destination {
+    case .standardError: logToStandardError(line)
+    case .file(let path, let fallback): if !appendLine(line, to: path) { log(line, to: fallback) }
+    case .nowhere: break
+    }
+  }
 }
