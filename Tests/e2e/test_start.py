@@ -40,8 +40,7 @@ def _symbols(binary: Path) -> str:
 
 
 def _config(tmp_path: Path) -> Path:
-    config = h.config_copy(h.REPO / "bench" / "config.yaml", tmp_path)
-    return config
+    return h.config_copy(h.REPO / "bench" / "config.yaml", tmp_path)
 
 
 def _cgi_env(config: Path, cache: Path, **extra: str) -> dict[str, str]:
