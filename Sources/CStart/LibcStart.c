@@ -68,6 +68,21 @@ extern long int __x86_rep_movsb_stop_threshold;
 extern int CStart_glibcStartMain(int (*main)(int, char **, char **), int argc, char **argv, void (*init)(void),
                                  void (*fini)(void), void (*rtld_fini)(void), void *stack_end);
 
+/// glibc's own `_dl_get_origin` (dl-origin.o, renamed by scripts/build): the executable's directory.
+extern const char *CStart_glibcGetOrigin(void);
+
+/// Set while a CGI program's start-up runs: the executable's directory is then left unknown.
+static bool origin_deferred;
+
+/// The executable's directory, for a `$ORIGIN` in a later dlopen; glibc's start-up asks for it first
+/// thing (a readlink of /proc/self/exe, a path walk through procfs: about 5% of a CGI admission). A
+/// CGI program never loads a library (see above), so its start-up gets NULL, the value glibc's loader
+/// itself treats as "not looked up yet" and fills in on first use.
+const char *_dl_get_origin(void) {
+  if (origin_deferred) return NULL;
+  return CStart_glibcGetOrigin();
+}
+
 /// Whether `entry` ("NAME=value") starts with `name` followed by '='. Plain loops: before the IRELATIVE
 /// relocations are applied, no string function of glibc may be called.
 static bool names(const char *entry, const char *name) {
@@ -135,7 +150,10 @@ int __libc_start_main(int (*main)(int, char **, char **), int argc, char **argv,
   __asm__ volatile("movq %0, %%fs:0x30" : : "r"(pointer_guard));
   if (rtld_fini != NULL) __cxa_atexit((void (*)(void *))rtld_fini, NULL, NULL);
   __libc_early_init(true);
+  // Unless LD_ variables (LD_LIBRARY_PATH may name $ORIGIN) ask the loader for it at once.
+  origin_deferred = !tunables;
   __libc_init_first(argc, argv, __environ);
+  origin_deferred = false;
   __cxa_atexit(call_fini, NULL, NULL);
   if (__libc_enable_secure) __libc_check_standard_fds();
 

@@ -4,6 +4,8 @@
   the hypervisor per CPUID on a virtual machine); every other process goes through glibc's own entry,
   renamed CStart_glibcStartMain. Which path a process took is seen with gdb: a breakpoint on glibc's
   entry is hit, or not.
+- A CGI start leaves the executable's directory (glibc's $ORIGIN, a readlink of /proc/self/exe) for
+  glibc's loader to look up when first needed, which a CGI program never does.
 - The pieces of the runtime that every start would otherwise pay for stay out of the link: the
   backtracer's constructor, Swift Concurrency with libdispatch's constructor, and the regex engine.
 - A process started either way answers the same bytes; the Events of a fast-started CGI admission are
@@ -50,16 +52,17 @@ def _cgi_env(config: Path, cache: Path, **extra: str) -> dict[str, str]:
         "PODINJECT_CACHE_DIR": str(cache), **extra})
 
 
-def _run_under_gdb(binary: Path, args: str, env: dict[str, str], tmp_path: Path) -> tuple[bool, bytes]:
+def _run_under_gdb(binary: Path, args: str, env: dict[str, str], tmp_path: Path,
+                   function: str = GLIBC_ENTRY) -> tuple[bool, bytes]:
     """Runs the binary under gdb (through a shell, so the program gets exactly `args`), stdin from the
-    review; returns whether glibc's entry was reached, and what the program wrote on stdout."""
+    review; returns whether `function` (glibc's entry) was reached, and what the program wrote on stdout."""
     out = tmp_path / "stdout"
     command = f"run {args} < {REVIEW} > {out} 2> {tmp_path / 'stderr'}"
     proc = subprocess.run(
-        ["gdb", "-batch", "-nx", "-ex", f"break {GLIBC_ENTRY}", "-ex", command, "-ex", "continue",
+        ["gdb", "-batch", "-nx", "-ex", f"break {function}", "-ex", command, "-ex", "continue",
          "-ex", "info breakpoints", str(binary)],
         capture_output=True, text=True, env=env, timeout=120)
-    assert "Breakpoint 1 at" in proc.stdout, f"no breakpoint on {GLIBC_ENTRY}: {proc.stdout}{proc.stderr}"
+    assert "Breakpoint 1 at" in proc.stdout, f"no breakpoint on {function}: {proc.stdout}{proc.stderr}"
     assert "exited normally" in proc.stdout or "exited with code" in proc.stdout, proc.stdout + proc.stderr
     return "breakpoint already hit" in proc.stdout, out.read_bytes()
 
@@ -84,6 +87,22 @@ def test_every_other_process_starts_through_glibc(case, static_bin, tmp_path):
         env = _cgi_env(config, tmp_path / "cache")
     reached, _ = _run_under_gdb(static_bin, args, env, tmp_path)
     assert reached, f"{case}: glibc's entry was not reached (a process that may load libcurl needs it)"
+
+
+@pytest.mark.parametrize("case", ["cgi", "cgi-with-ld-variable", "stdin"])
+def test_only_a_cgi_start_leaves_the_executables_directory_unread(case, static_bin, tmp_path):
+    """glibc's start-up reads /proc/self/exe for a later dlopen's $ORIGIN; a CGI program, which never
+    loads a library, skips it unless an LD_ variable may need it at once."""
+    config = _config(tmp_path)
+    (tmp_path / "cache").mkdir()
+    env = _cgi_env(config, tmp_path / "cache")
+    if case == "cgi-with-ld-variable":
+        env["LD_LIBRARY_PATH"] = "$ORIGIN/lib"
+    if case == "stdin":
+        env = h.clean_env({"PODINJECT_CONFIG": str(config), "PODINJECT_CACHE_DIR": str(tmp_path / "cache")})
+    reached, answer = _run_under_gdb(static_bin, "", env, tmp_path, function="CStart_glibcGetOrigin")
+    assert reached == (case != "cgi"), f"{case}: glibc's _dl_get_origin reached: {reached}"
+    assert b'"allowed":true' in answer.replace(b" ", b""), answer[:300]
 
 
 def test_both_starts_give_the_same_answer(static_bin, tmp_path):
