@@ -6,6 +6,8 @@
   entry is hit, or not.
 - A CGI start leaves the executable's directory (glibc's $ORIGIN, a readlink of /proc/self/exe) for
   glibc's loader to look up when first needed, which a CGI program never does.
+- A CGI start fills the standard library's cache of the metadata of `_StringBreadcrumbs?`, so that an
+  admission never runs the runtime's demangler; it holds what the demangler would have stored.
 - The pieces of the runtime that every start would otherwise pay for stay out of the link: the
   backtracer's constructor, Swift Concurrency with libdispatch's constructor, and the regex engine.
 - A process started either way answers the same bytes; the Events of a fast-started CGI admission are
@@ -102,6 +104,49 @@ def test_only_a_cgi_start_leaves_the_executables_directory_unread(case, static_b
         env = h.clean_env({"PODINJECT_CONFIG": str(config), "PODINJECT_CACHE_DIR": str(tmp_path / "cache")})
     reached, answer = _run_under_gdb(static_bin, "", env, tmp_path, function="CStart_glibcGetOrigin")
     assert reached == (case != "cgi"), f"{case}: glibc's _dl_get_origin reached: {reached}"
+    assert b'"allowed":true' in answer.replace(b" ", b""), answer[:300]
+
+
+BREADCRUMBS_CACHE = "'$ss18_StringBreadcrumbsCSgMD'"
+
+
+def _breadcrumbs_cache_at_exit(binary: Path, args: str, env: dict[str, str], tmp_path: Path) -> tuple[int, ...]:
+    """The standard library's cache of the metadata of `_StringBreadcrumbs?` when the program exits:
+    the cached word, then the metadata's kind and its generic argument (Optional's layout)."""
+    command = f"run {args} < {REVIEW} > {tmp_path / 'stdout'} 2> {tmp_path / 'stderr'}"
+    proc = subprocess.run(
+        ["gdb", "-batch", "-nx", "-ex", "break exit", "-ex", command,
+         "-ex", f"print/x *(long*)&{BREADCRUMBS_CACHE}",
+         "-ex", f"print/x **(long**)&{BREADCRUMBS_CACHE}",
+         "-ex", f"print/x *(*(long**)&{BREADCRUMBS_CACHE} + 2)", str(binary)],
+        capture_output=True, text=True, env=env, timeout=120)
+    values = tuple(int(line.split("=")[1], 16) for line in proc.stdout.splitlines() if line.startswith("$"))
+    assert len(values) == 3, proc.stdout + proc.stderr
+    return values
+
+
+def test_a_cgi_start_fills_the_breadcrumbs_type_as_the_runtime_would(static_bin, tmp_path):
+    """A CGI start fills one cache of the standard library that would otherwise run the runtime's
+    demangler at the first large string freed; it must hold what the demangler itself stores."""
+    config = _config(tmp_path)
+    (tmp_path / "cache").mkdir()
+    env = _cgi_env(config, tmp_path / "cache")
+    symbols = {line.split()[-1]: int(line.split()[0], 16) for line in _symbols(static_bin).splitlines()
+               if len(line.split()) == 3}
+    breadcrumbs = symbols["$ss18_StringBreadcrumbsCN"]
+    fast = _breadcrumbs_cache_at_exit(static_bin, "", env, tmp_path)
+    full = _breadcrumbs_cache_at_exit(static_bin, "--cgi", env, tmp_path)
+    assert full[0] > 0, "the admission through glibc's entry never resolved the cache: the comparison means nothing"
+    assert fast[0] > 0, "a CGI start left the cache unresolved"
+    assert fast[1:] == full[1:] == (0x202, breadcrumbs), (fast, full)
+
+
+def test_a_cgi_admission_never_runs_the_demangler(static_bin, tmp_path):
+    config = _config(tmp_path)
+    (tmp_path / "cache").mkdir()
+    reached, answer = _run_under_gdb(static_bin, "", _cgi_env(config, tmp_path / "cache"), tmp_path,
+                                     function="swift_getTypeByMangledNameInContextImpl")
+    assert not reached, "a CGI admission looked a type up by its mangled name (cold code, ~3% of an admission)"
     assert b'"allowed":true' in answer.replace(b" ", b""), answer[:300]
 
 
