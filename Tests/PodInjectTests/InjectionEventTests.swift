@@ -26,6 +26,8 @@ struct InjectionEventTests {
     #expect(FNV1a64.hex("") == "cbf29ce484222325")
     #expect(FNV1a64.hex("a") == "af63dc4c8601ec8c")
     #expect(FNV1a64.hex("foobar") == "85944171f73967e8")
+    // Leading zero digits are kept: always 16 of them.
+    #expect(FNV1a64.hex("k9000") == "00a93efcb6745273")
   }
 
   static func expectWellFormedName(
