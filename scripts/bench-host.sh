@@ -18,13 +18,21 @@ free_port() { "$PY" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)
 
 # host_start PORT PROGRAM RUN_DIR LOG [env options and VAR=value...]: the host on 127.0.0.1:PORT in the
 # background, running PROGRAM with $tmp/config.yaml and the certificate of host_tls; its pid in host_pid.
+# As in the image (deploy/docker/Dockerfile), the metrics file is in memory: a directory of /dev/shm named
+# after RUN_DIR, which host_cleanup removes.
 host_start() {
   local port=$1 program=$2 run_dir=$3 log=$4
   shift 4
-  env "$@" PODINJECT_METRICS_PORT="$(free_port)" PODINJECT_ADDRESS=127.0.0.1 PODINJECT_PORT="$port" \
+  env PODINJECT_METRICS_FILE="$(host_shm_dir "$run_dir")/metrics" "$@" PODINJECT_METRICS_PORT="$(free_port)" PODINJECT_ADDRESS=127.0.0.1 PODINJECT_PORT="$port" \
     PODINJECT_BINARY="$program" \
     PODINJECT_CONFIG="$tmp/config.yaml" PODINJECT_RUN_DIR="$run_dir" \
     PODINJECT_TLS_CERT="$tmp/tls/tls.crt" PODINJECT_TLS_KEY="$tmp/tls/tls.key" PODINJECT_TLS_RELOAD_SECONDS=0 \
     "${run_as[@]}" deploy/docker/entrypoint.sh </dev/null >"$log" 2>&1 &
   host_pid=$!
 }
+
+# host_shm_dir RUN_DIR: the host's directory in /dev/shm (one per host of one run).
+host_shm_dir() { echo "/dev/shm/$(basename "$tmp")-$(basename "$1")"; }
+
+# host_cleanup: removes what the hosts of this run left in /dev/shm.
+host_cleanup() { rm -rf "/dev/shm/$(basename "$tmp")"-*; }

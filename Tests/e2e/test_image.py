@@ -542,6 +542,15 @@ def test_corpus_reviews_same_as_stdin(pod):
         _same_as_stdin(pod, body)
 
 
+def test_counters_live_in_the_pods_memory(pod):
+    """The image keeps the metrics file on the pod's tmpfs (/dev/shm), where an admission's writes to it
+    stay off the disk-backed emptyDir's journal, and it is counted there."""
+    _same_as_stdin(pod, h.review_bytes(passing_review(4)))
+    where = pod.exec("sh", "-c", "stat -c '%u %s' /dev/shm/podinject/metrics; stat -f -c %T /dev/shm").stdout.split()
+    assert where == ["65532", "12288", "tmpfs"], where
+    assert "metrics" not in pod.exec("ls", "/tmp/podinject-host").stdout.split()
+
+
 def test_bad_input_answers(pod):
     host = pod.host()
     got = call(host, None, method="GET")
