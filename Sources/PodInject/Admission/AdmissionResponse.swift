@@ -52,30 +52,33 @@ public enum Base64 {
 
   public static func encode(_ bytes: [UInt8]) -> String {
     let length = (bytes.count + 2) / 3 * 4
-    return String(unsafeUninitializedCapacity: length) { out in
-      var written = 0
-      func emit(_ n: UInt32, _ count: Int) {
-        var shift: UInt32 = 18
-        for _ in 0..<count {
-          out[written] = alphabet[Int(n >> shift & 63)]
-          written += 1
-          shift &-= 6
+    // Over raw buffers, three bytes to four digits at a time: every admission encodes its patch.
+    let digits: StaticString = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"
+    let table = digits.utf8Start
+    return bytes.withUnsafeBufferPointer { input in
+      String(unsafeUninitializedCapacity: length) { out in
+        var written = 0
+        var index = 0
+        while index + 2 < input.count {
+          let n = UInt32(input[index]) << 16 | UInt32(input[index + 1]) << 8 | UInt32(input[index + 2])
+          out[written] = table[Int(n >> 18)]
+          out[written + 1] = table[Int(n >> 12 & 63)]
+          out[written + 2] = table[Int(n >> 6 & 63)]
+          out[written + 3] = table[Int(n & 63)]
+          written += 4
+          index += 3
         }
-      }
-      var index = 0
-      while index + 2 < bytes.count {
-        emit(UInt32(bytes[index]) << 16 | UInt32(bytes[index + 1]) << 8 | UInt32(bytes[index + 2]), 4)
-        index += 3
-      }
-      let rest = bytes.count - index
-      if rest > 0 {
-        emit(UInt32(bytes[index]) << 16 | (rest == 2 ? UInt32(bytes[index + 1]) << 8 : 0), rest + 1)
-        while written < length {
-          out[written] = UInt8(ascii: "=")
-          written += 1
+        let rest = input.count - index
+        if rest > 0 {
+          let n = UInt32(input[index]) << 16 | (rest == 2 ? UInt32(input[index + 1]) << 8 : 0)
+          out[written] = table[Int(n >> 18)]
+          out[written + 1] = table[Int(n >> 12 & 63)]
+          out[written + 2] = rest == 2 ? table[Int(n >> 6 & 63)] : UInt8(ascii: "=")
+          out[written + 3] = UInt8(ascii: "=")
+          written += 4
         }
+        return written
       }
-      return written
     }
   }
 

@@ -59,7 +59,8 @@ struct RulePlanner {
   /// pod (`volumeMounts[0].name: Not found`). A dangling mount the pod already had is not the rule's.
   private func checkMountedVolumes(before: JSONValue, after: JSONValue) throws(PlanError) {
     let mounts =
-      !rule.volumeMounts.isEmpty || (rule.initContainers + rule.sidecars).contains { $0["volumeMounts"] != nil }
+      !rule.volumeMounts.isEmpty || rule.initContainers.contains { $0["volumeMounts"] != nil }
+      || rule.sidecars.contains { $0["volumeMounts"] != nil }
     guard mounts else { return }
     let already = NameSet(Self.missingVolumes(before))
     if let name = Self.missingVolumes(after).first(where: { !already.contains($0) }) {
