@@ -89,22 +89,25 @@ typedef struct {
   uintptr_t state;
 } MetadataResponse;
 
-// Swift's standard library (libswiftCore.a): the metadata accessors of its `_StringBreadcrumbs` class
-// and of `Optional`, and its cache of the metadata of `_StringBreadcrumbs?`.
+// Swift's runtime and standard library (libswiftCore.a): generic metadata as the demangler gets it, the
+// metadata accessor of the `_StringBreadcrumbs` class, `Optional`'s type descriptor, and the cache of the
+// metadata of `_StringBreadcrumbs?`.
+extern __attribute__((swiftcall)) MetadataResponse swift_getGenericMetadata(
+    uintptr_t request, const void *const *arguments, const void *description);
 extern __attribute__((swiftcall)) MetadataResponse CStart_breadcrumbsMetadata(uintptr_t request)
     __asm__("$ss18_StringBreadcrumbsCMa");
-extern __attribute__((swiftcall)) MetadataResponse CStart_optionalMetadata(uintptr_t request, const void *wrapped)
-    __asm__("$sSqMa");
+extern const char CStart_optionalDescriptor __asm__("$sSqMn");
 extern intptr_t CStart_optionalBreadcrumbsCache __asm__("$ss18_StringBreadcrumbsCSgMD");
 
 /// Fills the standard library's cache of the metadata of `_StringBreadcrumbs?`, which the first string
 /// of 64 bytes or more to be freed needs. Left empty, the cache holds the type's mangled name, and
 /// filling it runs the runtime's demangler, cold code and data met nowhere else in an admission: about
 /// 3% of one. A negative cache is a name still to resolve; a metadata pointer is what the runtime itself
-/// would store (Tests/e2e/test_start.py compares the two).
+/// would store (Tests/e2e/test_start.py compares the two). Got the way the demangler gets it: `Optional`'s
+/// own accessor would first register every prespecialization of `Optional` in the runtime's cache.
 static void resolve_optional_breadcrumbs(void) {
-  MetadataResponse wrapped = CStart_breadcrumbsMetadata(0);
-  MetadataResponse optional = CStart_optionalMetadata(0, wrapped.metadata);
+  const void *wrapped = CStart_breadcrumbsMetadata(0).metadata;
+  MetadataResponse optional = swift_getGenericMetadata(0, &wrapped, &CStart_optionalDescriptor);
   __atomic_store_n(&CStart_optionalBreadcrumbsCache, (intptr_t)optional.metadata, __ATOMIC_RELEASE);
 }
 
