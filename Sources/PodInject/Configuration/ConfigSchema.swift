@@ -1,55 +1,59 @@
 /// One field of a configuration type, described once for everything that handles it: its key, how
 /// YAML gives it (with its diagnostics), and how the cache of validated configurations keeps it.
-/// Adding a field to a type is adding its description to the type's `fields`.
-struct ConfigField<Root> {
+/// Adding a field to a type is adding its description (`field`, `derived`) to the type's `fields`.
+///
+/// Not generic over the type it belongs to: an array of a generic field cost every configuration type
+/// its own array type, instantiated at run time by every cached admission (about 4% of one). Its
+/// accessors take the value by address; the methods check it is of the type the field describes.
+struct ConfigField {
   /// The key in YAML and in the cache.
   let key: String
   /// The Swift property it fills, for the test that every stored property is described.
   let property: String
   /// Whether YAML may hold the key; a derived field (found while loading) lives in the cache only.
   let inYAML: Bool
-  /// Reads the field's YAML node into the value, reporting problems to the reader.
-  let read: (inout ConfigReader, YAMLNode, inout Root) -> Void
-  /// The field as the cache keeps it.
-  let encode: (Root) -> JSONValue
-  /// Puts back what `encode` kept; false when it is missing or odd.
-  let decode: (JSONValue, inout Root) -> Bool
+  /// The configuration type the field belongs to.
+  private let root: Any.Type
+  private let readAt: (inout ConfigReader, YAMLNode, UnsafeMutableRawPointer) -> Void
+  private let encodeAt: (UnsafeRawPointer) -> JSONValue
+  private let decodeAt: (JSONValue, UnsafeMutableRawPointer) -> Bool
 
-  /// A field read with `get` and written with `set` (closures, not key paths: a key path costs its
-  /// instantiation at run time, and the process lives for one admission). YAML gives it through
-  /// `read` (nil leaves the default), the cache through `Value`'s own encoding.
-  init<Value: CacheValue>(
-    _ key: String, get: @escaping (Root) -> Value, set: @escaping (inout Root, Value) -> Void,
-    property: String? = nil, read: @escaping (inout ConfigReader, YAMLNode) -> Value?
-  ) {
-    self.init(key, get: get, set: set, property: property) { reader, node, root in
-      if let value = read(&reader, node) { set(&root, value) }
-    }
-  }
-
-  /// A field whose reading does more than set its value (or, with `inYAML` false, nothing at all).
-  init<Value: CacheValue>(
-    _ key: String, get: @escaping (Root) -> Value, set: @escaping (inout Root, Value) -> Void,
-    property: String? = nil, inYAML: Bool = true,
-    readInto: @escaping (inout ConfigReader, YAMLNode, inout Root) -> Void
+  /// A field of `Root` read with `get` and written with `set` (closures, not key paths: a key path
+  /// costs its instantiation at run time, and the process lives for one admission); `readInto` reads
+  /// its YAML node.
+  init<Root, Value: CacheValue>(
+    _ key: String, of _: Root.Type, get: @escaping (Root) -> Value, set: @escaping (inout Root, Value) -> Void,
+    property: String?, inYAML: Bool, readInto: @escaping (inout ConfigReader, YAMLNode, inout Root) -> Void
   ) {
     self.key = key
     self.property = property ?? key
     self.inYAML = inYAML
-    self.read = readInto
-    encode = { get($0).cacheJSON }
-    decode = { json, root in
+    root = Root.self
+    readAt = { reader, node, address in readInto(&reader, node, &address.assumingMemoryBound(to: Root.self).pointee) }
+    encodeAt = { address in get(address.assumingMemoryBound(to: Root.self).pointee).cacheJSON }
+    decodeAt = { json, address in
       guard let value = Value(cacheJSON: json) else { return false }
-      set(&root, value)
+      set(&address.assumingMemoryBound(to: Root.self).pointee, value)
       return true
     }
   }
 
-  /// A field the cache keeps but YAML never holds: it is found while loading.
-  static func derived<Value: CacheValue>(
-    _ key: String, get: @escaping (Root) -> Value, set: @escaping (inout Root, Value) -> Void
-  ) -> ConfigField {
-    ConfigField(key, get: get, set: set, inYAML: false) { _, _, _ in }
+  /// Reads the field's YAML node into `value`, reporting problems to the reader.
+  func read<Root>(_ reader: inout ConfigReader, _ node: YAMLNode, _ value: inout Root) {
+    precondition(root == Root.self, "field \(key) read into another type")
+    withUnsafeMutablePointer(to: &value) { readAt(&reader, node, UnsafeMutableRawPointer($0)) }
+  }
+
+  /// The field of `value` as the cache keeps it.
+  func encode<Root>(_ value: Root) -> JSONValue {
+    precondition(root == Root.self, "field \(key) encoded from another type")
+    return withUnsafePointer(to: value) { encodeAt(UnsafeRawPointer($0)) }
+  }
+
+  /// Puts back into `value` what `encode` kept; false when it is missing or odd.
+  func decode<Root>(_ json: JSONValue, _ value: inout Root) -> Bool {
+    precondition(root == Root.self, "field \(key) decoded into another type")
+    return withUnsafeMutablePointer(to: &value) { decodeAt(json, UnsafeMutableRawPointer($0)) }
   }
 }
 
@@ -59,10 +63,37 @@ protocol ConfigSchema: CacheValue {
   /// The value before any field is read: every default.
   static var defaults: Self { get }
   /// Every field, in the order the cache writes them.
-  static var fields: [ConfigField<Self>] { get }
+  static var fields: [ConfigField] { get }
 }
 
 extension ConfigSchema {
+  /// A field YAML gives through `read` (nil leaves the default), the cache through `Value`'s own
+  /// encoding.
+  static func field<Value: CacheValue>(
+    _ key: String, get: @escaping (Self) -> Value, set: @escaping (inout Self, Value) -> Void,
+    property: String? = nil, read: @escaping (inout ConfigReader, YAMLNode) -> Value?
+  ) -> ConfigField {
+    field(key, get: get, set: set, property: property) { reader, node, root in
+      if let value = read(&reader, node) { set(&root, value) }
+    }
+  }
+
+  /// A field whose reading does more than set its value (or, with `inYAML` false, nothing at all).
+  static func field<Value: CacheValue>(
+    _ key: String, get: @escaping (Self) -> Value, set: @escaping (inout Self, Value) -> Void,
+    property: String? = nil, inYAML: Bool = true,
+    readInto: @escaping (inout ConfigReader, YAMLNode, inout Self) -> Void
+  ) -> ConfigField {
+    ConfigField(key, of: Self.self, get: get, set: set, property: property, inYAML: inYAML, readInto: readInto)
+  }
+
+  /// A field the cache keeps but YAML never holds: it is found while loading.
+  static func derived<Value: CacheValue>(
+    _ key: String, get: @escaping (Self) -> Value, set: @escaping (inout Self, Value) -> Void
+  ) -> ConfigField {
+    field(key, get: get, set: set, inYAML: false) { _, _, _ in }
+  }
+
   /// The keys YAML may hold.
   static var yamlKeys: Set<String> { Set(fields.lazy.filter(\.inYAML).map(\.key)) }
 

@@ -3,46 +3,46 @@
 extension InjectionConfig: ConfigSchema {
   static var defaults: InjectionConfig { InjectionConfig() }
 
-  nonisolated(unsafe) static let fields: [ConfigField<InjectionConfig>] = [
-    ConfigField(
+  nonisolated(unsafe) static let fields: [ConfigField] = [
+    field(
       "defaults", get: { $0.defaults }, set: { $0.defaults = $1 },
       read: { reader, node in
         reader.read(node, in: "defaults")
       }),
-    ConfigField(
+    field(
       "statusAnnotation", get: { $0.statusAnnotation }, set: { $0.statusAnnotation = $1 },
       read: { reader, node in
         reader.annotationKey(node)
       }),
-    ConfigField(
+    field(
       "optOutAnnotation", get: { $0.optOutAnnotation }, set: { $0.optOutAnnotation = $1 },
       read: { reader, node in
         reader.annotationKey(node)
       }),
-    ConfigField(
+    field(
       "events", get: { $0.events }, set: { $0.events = $1 },
       readInto: { reader, node, config in
         let problemsBefore = reader.diagnostics.count
         config.events = reader.read(node, in: "events")
         if reader.diagnostics.count == problemsBefore { reader.readableEvents = config.events }
       }),
-    ConfigField("rules", get: { $0.rules }, set: { $0.rules = $1 }, read: { reader, node in reader.readRules(node) }),
-    .derived("diagnostics", get: { $0.diagnostics }, set: { $0.diagnostics = $1 }),
+    field("rules", get: { $0.rules }, set: { $0.rules = $1 }, read: { reader, node in reader.readRules(node) }),
+    derived("diagnostics", get: { $0.diagnostics }, set: { $0.diagnostics = $1 }),
   ]
 }
 
 extension InjectionConfig.Defaults: ConfigSchema {
   static var defaults: InjectionConfig.Defaults { InjectionConfig.Defaults() }
 
-  nonisolated(unsafe) static let fields: [ConfigField<InjectionConfig.Defaults>] = [
-    ConfigField(
+  nonisolated(unsafe) static let fields: [ConfigField] = [
+    field(
       "onError", get: { $0.onError }, set: { $0.onError = $1 },
       read: { reader, node in
         let policy = reader.choice(node, FailurePolicy.self)
         if let policy { reader.readableOnError = policy }
         return policy
       }),
-    ConfigField(
+    field(
       "conflict", get: { $0.conflict }, set: { $0.conflict = $1 },
       read: { reader, node in
         reader.choice(node, ConflictPolicy.self)
@@ -53,10 +53,10 @@ extension InjectionConfig.Defaults: ConfigSchema {
 extension InjectionConfig.EventSettings: ConfigSchema {
   static var defaults: InjectionConfig.EventSettings { InjectionConfig.EventSettings() }
 
-  nonisolated(unsafe) static let fields: [ConfigField<InjectionConfig.EventSettings>] = [
-    ConfigField(
+  nonisolated(unsafe) static let fields: [ConfigField] = [
+    field(
       "api", get: { $0.api }, set: { $0.api = $1 }, read: { reader, node in reader.choice(node, EventAPI.self) }),
-    ConfigField(
+    field(
       "reportingController", get: { $0.reportingController }, set: { $0.reportingController = $1 },
       read: {
         reader, node in
@@ -66,7 +66,7 @@ extension InjectionConfig.EventSettings: ConfigSchema {
         }
         return name
       }),
-    ConfigField(
+    field(
       "reportingInstance", get: { $0.reportingInstance }, set: { $0.reportingInstance = $1 },
       read: {
         reader, node in
@@ -74,12 +74,12 @@ extension InjectionConfig.EventSettings: ConfigSchema {
         if name.utf8.count > 128 { reader.fail(node, "events.reportingInstance must be at most 128 bytes") }
         return name
       }),
-    ConfigField(
+    field(
       "regarding", get: { $0.regarding }, set: { $0.regarding = $1 },
       read: { reader, node in
         reader.choice(node, RegardingPolicy.self)
       }),
-    ConfigField(
+    field(
       "timeoutMilliseconds", get: { $0.timeoutMilliseconds }, set: { $0.timeoutMilliseconds = $1 },
       read: {
         reader, node in
@@ -87,14 +87,14 @@ extension InjectionConfig.EventSettings: ConfigSchema {
         if ms < 1 || ms > 60_000 { reader.fail(node, "events.timeoutMilliseconds must be between 1 and 60000") }
         return ms
       }),
-    ConfigField(
+    field(
       "outbox", get: { $0.outbox }, set: { $0.outbox = $1 },
       read: { reader, node in
         guard let path = reader.string(node) else { return nil }
         if path.isEmpty { reader.fail(node, "events.outbox must not be empty") }
         return path
       }),
-    ConfigField(
+    field(
       "logFile", get: { $0.logFile }, set: { $0.logFile = $1 }, read: { reader, node in reader.string(node) }),
   ]
 }
@@ -102,114 +102,114 @@ extension InjectionConfig.EventSettings: ConfigSchema {
 extension Rule: ConfigSchema {
   static var defaults: Rule { Rule(name: "") }
 
-  nonisolated(unsafe) static let fields: [ConfigField<Rule>] = [
+  nonisolated(unsafe) static let fields: [ConfigField] = [
     // Read by `readRule` before any other field: a rule is known by its name.
-    ConfigField("name", get: { $0.name }, set: { $0.name = $1 }, readInto: { _, _, _ in }),
-    ConfigField(
+    field("name", get: { $0.name }, set: { $0.name = $1 }, readInto: { _, _, _ in }),
+    field(
       "match", get: { $0.match }, set: { $0.match = $1 },
       readInto: { reader, node, rule in
         let before = reader.diagnostics.count
         rule.match = reader.read(node, in: "match")
         rule.matchIsValid = reader.diagnostics.count == before
       }),
-    ConfigField(
+    field(
       "onError", get: { $0.onError }, set: { $0.onError = $1 },
       read: { reader, node in
         reader.choice(node, FailurePolicy.self)
       }),
-    ConfigField(
+    field(
       "conflict", get: { $0.conflict }, set: { $0.conflict = $1 },
       read: { reader, node in
         reader.choice(node, ConflictPolicy.self)
       }),
-    ConfigField(
+    field(
       "containers", get: { $0.containers }, set: { $0.containers = $1 },
       read: { reader, node in
         reader.stringList(node)?.map { Glob($0) }
       }),
-    ConfigField(
+    field(
       "includeInitContainers", get: { $0.includeInitContainers }, set: { $0.includeInitContainers = $1 },
       read: {
         reader, node in reader.bool(node)
       }),
-    ConfigField(
+    field(
       "env", get: { $0.env }, set: { $0.env = $1 },
       read: { reader, node in
         defer { reader.checkUnique(node, member: "name", what: "env name") }
         return reader.objects(node, .envVar)
       }),
-    ConfigField(
+    field(
       "envFrom", get: { $0.envFrom }, set: { $0.envFrom = $1 },
       read: { reader, node in
         reader.objects(node, .envFromSource)
       }),
-    ConfigField(
+    field(
       "volumeMounts", get: { $0.volumeMounts }, set: { $0.volumeMounts = $1 },
       read: { reader, node in
         defer { reader.checkUnique(node, member: "mountPath", what: "mountPath") }
         return reader.objects(node, .volumeMount)
       }),
-    ConfigField(
+    field(
       "initContainers", get: { $0.initContainers }, set: { $0.initContainers = $1 },
       read: { reader, node in
         reader.objects(node, .container, role: .initContainer)
       }),
-    ConfigField(
+    field(
       "initContainerPosition", get: { $0.initContainerPosition }, set: { $0.initContainerPosition = $1 },
       read: {
         reader, node in
         reader.choice(node, InitContainerPosition.self)
       }),
-    ConfigField(
+    field(
       "sidecars", get: { $0.sidecars }, set: { $0.sidecars = $1 },
       read: { reader, node in
         reader.objects(node, .container, role: .sidecar)
       }),
-    ConfigField(
+    field(
       "volumes", get: { $0.volumes }, set: { $0.volumes = $1 },
       read: { reader, node in
         defer { reader.checkUnique(node, member: "name", what: "volume name") }
         return reader.objects(node, .volume)
       }),
-    ConfigField(
+    field(
       "labels", get: { $0.labels }, set: { $0.labels = $1 },
       read: { reader, node in
         reader.stringMap(
           node, keyRule: KubernetesValidation.qualifiedName, valueRule: KubernetesValidation.labelValue, in: "labels")
       }),
-    ConfigField(
+    field(
       "annotations", get: { $0.annotations }, set: { $0.annotations = $1 },
       read: { reader, node in
         reader.stringMap(node, keyRule: KubernetesValidation.annotationKey, valueRule: nil, in: "annotations")
       }),
-    ConfigField(
+    field(
       "imagePullSecrets", get: { $0.imagePullSecrets }, set: { $0.imagePullSecrets = $1 },
       read: { reader, node in
         defer { reader.checkUnique(node, member: "name", what: "imagePullSecret name") }
         return reader.objects(node, .localObjectReference)
       }),
-    ConfigField(
+    field(
       "tolerations", get: { $0.tolerations }, set: { $0.tolerations = $1 },
       read: { reader, node in
         reader.objects(node, .toleration)
       }),
-    ConfigField(
+    field(
       "nodeSelector", get: { $0.nodeSelector }, set: { $0.nodeSelector = $1 },
       read: { reader, node in
         reader.stringMap(
           node, keyRule: KubernetesValidation.qualifiedName, valueRule: KubernetesValidation.labelValue,
           in: "nodeSelector")
       }),
-    .derived("configProblem", get: { $0.configProblem }, set: { $0.configProblem = $1 }),
-    .derived("matchIsValid", get: { $0.matchIsValid }, set: { $0.matchIsValid = $1 }),
+    derived("configProblem", get: { $0.configProblem }, set: { $0.configProblem = $1 }),
+    derived("matchIsValid", get: { $0.matchIsValid }, set: { $0.matchIsValid = $1 }),
   ]
 }
 
 extension RuleMatch: ConfigSchema {
   static var defaults: RuleMatch { RuleMatch() }
 
-  nonisolated(unsafe) static let fields: [ConfigField<RuleMatch>] = [
-    ConfigField(
+  nonisolated(unsafe) static let fields: [ConfigField] = [
+    field(
       "operations", get: { $0.operations }, set: { $0.operations = $1 },
       read: { reader, node in
         guard let operations = reader.stringList(node) else { return nil }
@@ -218,17 +218,17 @@ extension RuleMatch: ConfigSchema {
         }
         return operations
       }),
-    ConfigField(
+    field(
       "namespaces", get: { $0.namespaces }, set: { $0.namespaces = $1 },
       read: { reader, node in
         reader.stringList(node)?.map { Glob($0) }
       }),
-    ConfigField(
+    field(
       "excludeNamespaces", get: { $0.excludeNamespaces }, set: { $0.excludeNamespaces = $1 },
       read: {
         reader, node in reader.stringList(node)?.map { Glob($0) }
       }),
-    ConfigField(
+    field(
       "labelSelector", get: { $0.labelSelector }, set: { $0.labelSelector = $1 },
       read: {
         (reader: inout ConfigReader, node: YAMLNode) -> LabelSelector? in
@@ -240,7 +240,7 @@ extension RuleMatch: ConfigSchema {
           return nil
         }
       }),
-    ConfigField(
+    field(
       "annotations", get: { $0.annotations }, set: { $0.annotations = $1 },
       read: { reader, node in
         reader.stringMap(node, keyRule: nil, valueRule: nil, in: "match.annotations")
