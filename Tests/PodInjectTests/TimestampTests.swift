@@ -32,6 +32,13 @@ struct TimestampTests {
     #expect(time.rfc3339 == "2026-11-29T05:19:29Z")
   }
 
+  /// Outside what a clock gives, the text is still the plain one (no fixed widths to fit).
+  @Test func formatsYearsAndMicrosecondsOutsideTheUsualRange() {
+    #expect(Timestamp(secondsSinceEpoch: 253_402_300_800).rfc3339 == "10000-01-01T00:00:00Z")
+    #expect(Timestamp(secondsSinceEpoch: 0, microseconds: 1_234_567).microTime == "1970-01-01T00:00:00.1234567Z")
+    #expect(Timestamp(secondsSinceEpoch: 253_402_300_799, microseconds: 1).microTime == "9999-12-31T23:59:59.000001Z")
+  }
+
   @Test func ordersBySecondsThenMicroseconds() {
     let a = Timestamp(secondsSinceEpoch: 10, microseconds: 999_999)
     let b = Timestamp(secondsSinceEpoch: 11, microseconds: 0)
