@@ -75,10 +75,10 @@ enum ReviewCommand: Command {
       result, events: events.counts, durationMs: host.monotonicMilliseconds() - started, time: environment.now,
       notes: events.notes + metrics.notes)
     host.log(line, to: mode.logDestination(settings))
-    // Exit here, with the request, the configuration and the result still alive: freeing a 1 MiB
-    // document (or a configuration) node by node would cost more than deciding on it, and the process
-    // ends anyway.
-    withExtendedLifetime((request, config, result, body, review)) { exit(0) }
+    // Exit here, with the request, the configuration (and the cache entry it came from) and the result
+    // still alive: freeing a 1 MiB document (or a configuration) node by node would cost more than
+    // deciding on it, and the process ends anyway.
+    withExtendedLifetime((request, config, configFile, result, body, review)) { exit(0) }
   }
 
   /// Answers unusable input the way the mode requires (SPEC §6) and returns the exit status.

@@ -31,6 +31,21 @@ struct ConfigCacheTests {
     }
   }
 
+  /// The decoded entry handed back (for a caller to keep to the end of the process) is the whole entry,
+  /// its configuration the one returned; an entry that is no cache gives nothing to keep.
+  @Test func theDecodedEntryIsHandedBack() throws {
+    let parsed = try Self.loadSamples()
+    let bytes = ConfigCache.entry(for: parsed, path: "/a/config.yaml", fingerprint: Self.fingerprint)
+    var decoded: JSONValue?
+    let cached = ConfigCache.config(from: bytes, path: "/a/config.yaml", fingerprint: Self.fingerprint, entry: &decoded)
+    #expect(cached == parsed)
+    #expect(decoded?["config"] == parsed.cacheJSON)
+    #expect(decoded?["path"] == .string("/a/config.yaml"))
+    var none: JSONValue?
+    #expect(ConfigCache.config(from: Array("{}".utf8), path: "/a", fingerprint: Self.fingerprint, entry: &none) == nil)
+    #expect(none == nil)
+  }
+
   @Test func anEntryIsUsedOnlyForTheSameFileAndVersion() throws {
     let parsed = try Self.loadSamples()
     let entry = ConfigCache.entry(for: parsed, path: "/a/config.yaml", fingerprint: Self.fingerprint)

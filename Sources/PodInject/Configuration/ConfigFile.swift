@@ -4,6 +4,12 @@ public struct ConfigFile {
   /// The file's path.
   public let path: String
   let host: any Host
+  /// The cache entries decoded by `load`, kept as long as this value is (see `ConfigCache.config`).
+  private let decodedEntries = DecodedEntries()
+
+  private final class DecodedEntries {
+    var entries: [JSONValue] = []
+  }
 
   /// The file `option` names, else `$PODINJECT_CONFIG`, else `ConfigLoader.defaultPath`.
   public init(option: String?, host: any Host) {
@@ -25,10 +31,11 @@ public struct ConfigFile {
     let directory = cached && before != nil ? cacheDirectory : nil
     var cache = directory.flatMap { try? PrivateDirectory.open($0, create: false) }
     let name = ConfigCache.fileName(for: path)
-    if let cache, let before, let bytes = try? cache.read(name),
-      let config = ConfigCache.config(from: bytes, path: path, fingerprint: before)
-    {
-      return .success(config)
+    if let cache, let before, let bytes = try? cache.read(name) {
+      var entry: JSONValue?
+      let config = ConfigCache.config(from: bytes, path: path, fingerprint: before, entry: &entry)
+      if let entry { decodedEntries.entries.append(entry) }
+      if let config { return .success(config) }
     }
     let bytes: [UInt8]
     do {
