@@ -72,7 +72,7 @@ public struct Rule: Sendable, Equatable {
   public var match = RuleMatch()
   public var onError: FailurePolicy?
   public var conflict: ConflictPolicy?
-  public var containers: [Glob] = [Glob("*")]
+  public var containers: [Glob] = Glob.everythingList
   public var includeInitContainers = false
   public var env: [JSONValue] = []
   public var envFrom: [JSONValue] = []
@@ -107,10 +107,13 @@ public struct Rule: Sendable, Equatable {
 
 /// Which admission requests a rule applies to.
 public struct RuleMatch: Sendable, Equatable {
-  public var operations: [String] = ["CREATE"]
-  public var namespaces: [Glob] = [Glob("*")]
+  public var operations: [String] = RuleMatch.createOnly
+  public var namespaces: [Glob] = Glob.everythingList
   public var excludeNamespaces: [Glob] = []
   public var labelSelector = LabelSelector.everything
   public var annotations = JSONObject()
   public init() {}
+
+  /// The default `operations`, built once: every rule of a configuration starts from the defaults.
+  static let createOnly = ["CREATE"]
 }

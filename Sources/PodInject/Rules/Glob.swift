@@ -14,6 +14,10 @@ public struct Glob: Sendable, Equatable {
     case wildcard
   }
 
+  /// `[Glob("*")]`, the default of `containers` and `match.namespaces`, built once: every rule of a
+  /// configuration starts from the defaults.
+  static let everythingList = [Glob("*")]
+
   public init(_ pattern: String) {
     self.pattern = pattern
     bytes = Array(pattern.utf8)
