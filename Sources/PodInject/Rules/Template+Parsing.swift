@@ -345,7 +345,19 @@ struct TemplateParser {
       defer { pos = end + 1 }
       return String(decoding: bytes[pos..<end], as: UTF8.self)
     }
-    var out: [UInt8] = []
+    // Without escapes (the usual case) the literal is a slice of the template.
+    var plainEnd = pos
+    while plainEnd < bytes.endIndex, bytes[plainEnd] != Byte.doubleQuote, bytes[plainEnd] != Byte.backslash,
+      bytes[plainEnd] != Byte.newline
+    {
+      plainEnd += 1
+    }
+    if plainEnd < bytes.endIndex && bytes[plainEnd] == Byte.doubleQuote {
+      defer { pos = plainEnd + 1 }
+      return String(decoding: bytes[pos..<plainEnd], as: UTF8.self)
+    }
+    var out = Array(bytes[pos..<plainEnd])
+    pos = plainEnd
     while let c = peek {
       switch c {
       case Byte.doubleQuote:
