@@ -23,7 +23,7 @@ free_port() { "$PY" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)
 host_start() {
   local port=$1 program=$2 run_dir=$3 log=$4
   shift 4
-  env PODINJECT_METRICS_FILE="$(host_shm_dir "$run_dir")/metrics" "$@" PODINJECT_METRICS_PORT="$(free_port)" PODINJECT_ADDRESS=127.0.0.1 PODINJECT_PORT="$port" \
+  env "$@" PODINJECT_METRICS_FILE="$(host_shm_dir "$run_dir")/metrics" PODINJECT_METRICS_PORT="$(free_port)" PODINJECT_ADDRESS=127.0.0.1 PODINJECT_PORT="$port" \
     PODINJECT_BINARY="$program" \
     PODINJECT_CONFIG="$tmp/config.yaml" PODINJECT_RUN_DIR="$run_dir" \
     PODINJECT_TLS_CERT="$tmp/tls/tls.crt" PODINJECT_TLS_KEY="$tmp/tls/tls.key" PODINJECT_TLS_RELOAD_SECONDS=0 \
