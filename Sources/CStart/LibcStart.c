@@ -1,6 +1,8 @@
 // glibc's start-up for the static executable, without CPU detection in CGI and function-runtime
 // processes (scripts/build, static mode, defines CSTART_STATIC_EXECUTABLE and links glibc's own
-// libc-start.o with its entry renamed CStart_glibcStartMain).
+// libc-start.o with its entry renamed CStart_glibcStartMain, and its dl-origin.o with
+// _dl_get_origin renamed CStart_glibcGetOrigin). Such a process also leaves the executable's directory
+// unread and finds one cache of the Swift standard library filled (both further down).
 //
 // A static glibc program runs init_cpu_features before main: some 40 CPUID instructions (features,
 // then cache sizes, leaf by leaf). On a virtual machine every CPUID traps to the hypervisor; measured
