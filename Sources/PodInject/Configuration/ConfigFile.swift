@@ -4,11 +4,11 @@ public struct ConfigFile {
   /// The file's path.
   public let path: String
   let host: any Host
-  /// The cache entries decoded by `load`, kept as long as this value is (see `ConfigCache.config`).
-  private let decodedEntries = DecodedEntries()
+  /// The cache entry `load` decoded last, kept as long as this value is (see `ConfigCache.config`).
+  private let decoded = DecodedEntry()
 
-  private final class DecodedEntries {
-    var entries: [JSONValue] = []
+  private final class DecodedEntry {
+    var entry: JSONValue?
   }
 
   /// The file `option` names, else `$PODINJECT_CONFIG`, else `ConfigLoader.defaultPath`.
@@ -34,7 +34,7 @@ public struct ConfigFile {
     if let cache, let before, let bytes = try? cache.read(name) {
       var entry: JSONValue?
       let config = ConfigCache.config(from: bytes, path: path, fingerprint: before, entry: &entry)
-      if let entry { decodedEntries.entries.append(entry) }
+      decoded.entry = entry
       if let config { return .success(config) }
     }
     let bytes: [UInt8]
