@@ -21,22 +21,25 @@ public struct AdmissionResponse: Sendable {
 
   /// The complete AdmissionReview, in the apiVersion the request came in.
   public func review(apiVersion: String) -> JSONValue {
-    var response = JSONObject([("uid", .string(uid)), ("allowed", .bool(allowed))])
+    var response = JSONObject(literal: [.init("uid", .string(uid)), .init("allowed", .bool(allowed))])
     if allowed && !patch.isEmpty {
       response["patchType"] = "JSONPatch"
       response["patch"] = .string(Base64.encode(patch.serializedBytes()))
     }
     if let status {
       response["status"] = .object(
-        JSONObject([
-          ("code", .number(String(status.code))), ("status", "Failure"), ("reason", "Forbidden"),
-          ("message", .string(status.message)),
+        JSONObject(literal: [
+          .init("code", .number(String(status.code))), .init("status", "Failure"), .init("reason", "Forbidden"),
+          .init("message", .string(status.message)),
         ]))
     }
     if !warnings.isEmpty { response["warnings"] = .array(warnings.map(JSONValue.string)) }
     if !auditAnnotations.isEmpty { response["auditAnnotations"] = .object(auditAnnotations) }
     return .object(
-      JSONObject([("apiVersion", .string(apiVersion)), ("kind", "AdmissionReview"), ("response", .object(response))]))
+      JSONObject(literal: [
+        .init("apiVersion", .string(apiVersion)), .init("kind", "AdmissionReview"),
+        .init("response", .object(response)),
+      ]))
   }
 }
 

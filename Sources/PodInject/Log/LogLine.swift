@@ -20,39 +20,41 @@ public enum LogLine {
   ) -> String {
     let request = result.request
     let failures = result.failures.map { failure -> JSONValue in
-      .object(JSONObject([("rule", .string(failure.rule)), ("reason", .string(failure.reason.rawValue))]))
+      .object(
+        JSONObject(literal: [.init("rule", .string(failure.rule)), .init("reason", .string(failure.reason.rawValue))]))
     }
     let skipped = result.skipped.map { skip -> JSONValue in
-      .object(JSONObject([("rule", .string(skip.rule)), ("reason", .string(skip.reason.rawValue))]))
+      .object(JSONObject(literal: [.init("rule", .string(skip.rule)), .init("reason", .string(skip.reason.rawValue))]))
     }
-    var object = JSONObject([
-      ("time", .string(time.microTime)),
-      ("level", result.failures.isEmpty ? "info" : "warning"),
-      ("uid", .string(request.uid)),
-      ("namespace", .string(request.namespace)),
-      ("pod", .string(request.podName)),
-      ("operation", .string(request.operation)),
-      ("dryRun", .bool(request.dryRun)),
-      ("allowed", .bool(result.response.allowed)),
-      ("applied", .array(result.applied.map(JSONValue.string))),
-      ("skipped", .array(skipped)),
-      ("failed", .array(failures)),
-      (
+    var object = JSONObject(literal: [
+      .init("time", .string(time.microTime)),
+      .init("level", result.failures.isEmpty ? "info" : "warning"),
+      .init("uid", .string(request.uid)),
+      .init("namespace", .string(request.namespace)),
+      .init("pod", .string(request.podName)),
+      .init("operation", .string(request.operation)),
+      .init("dryRun", .bool(request.dryRun)),
+      .init("allowed", .bool(result.response.allowed)),
+      .init("applied", .array(result.applied.map(JSONValue.string))),
+      .init("skipped", .array(skipped)),
+      .init("failed", .array(failures)),
+      .init(
         "events",
         .object(
-          JSONObject([
-            ("sent", .number(String(events.sent))), ("aggregated", .number(String(events.aggregated))),
-            ("spooled", .number(String(events.spooled))), ("dropped", .number(String(events.dropped))),
+          JSONObject(literal: [
+            .init("sent", .number(String(events.sent))), .init("aggregated", .number(String(events.aggregated))),
+            .init("spooled", .number(String(events.spooled))), .init("dropped", .number(String(events.dropped))),
           ]))
       ),
-      ("durationMs", .number(formatMilliseconds(durationMs))),
+      .init("durationMs", .number(formatMilliseconds(durationMs))),
     ])
     if !result.events.isEmpty {
       object["eventReasons"] = .array(
         result.events.map {
           .object(
-            JSONObject([
-              ("reason", .string($0.reason.rawValue)), ("rule", .string($0.rule)), ("name", .string($0.name)),
+            JSONObject(literal: [
+              .init("reason", .string($0.reason.rawValue)), .init("rule", .string($0.rule)),
+              .init("name", .string($0.name)),
             ]))
         })
     }

@@ -17,10 +17,11 @@ struct InjectionStatus: Equatable {
   /// The annotation value: `{"applied":["a"],"failed":[{"rule":"b","reason":"TemplateValueMissing"}]}`.
   var annotationValue: String {
     let failures = failed.map { failure -> JSONValue in
-      .object(JSONObject([("rule", .string(failure.rule)), ("reason", .string(failure.reason.rawValue))]))
+      .object(
+        JSONObject(literal: [.init("rule", .string(failure.rule)), .init("reason", .string(failure.reason.rawValue))]))
     }
     return JSONValue.object(
-      JSONObject([("applied", .array(applied.map(JSONValue.string))), ("failed", .array(failures))])
+      JSONObject(literal: [.init("applied", .array(applied.map(JSONValue.string))), .init("failed", .array(failures))])
     ).serialized()
   }
 }
