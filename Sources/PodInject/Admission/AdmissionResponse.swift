@@ -21,14 +21,14 @@ public struct AdmissionResponse: Sendable {
 
   /// The complete AdmissionReview, in the apiVersion the request came in.
   public func review(apiVersion: String) -> JSONValue {
-    var response = JSONObject(literal: [.init("uid", .string(uid)), .init("allowed", .bool(allowed))])
+    var response = JSONObject(uniqueMembers: [.init("uid", .string(uid)), .init("allowed", .bool(allowed))])
     if allowed && !patch.isEmpty {
       response["patchType"] = "JSONPatch"
       response["patch"] = .string(Base64.encode(patch.serializedBytes()))
     }
     if let status {
       response["status"] = .object(
-        JSONObject(literal: [
+        JSONObject(uniqueMembers: [
           .init("code", .number(String(status.code))), .init("status", "Failure"), .init("reason", "Forbidden"),
           .init("message", .string(status.message)),
         ]))
@@ -36,7 +36,7 @@ public struct AdmissionResponse: Sendable {
     if !warnings.isEmpty { response["warnings"] = .array(warnings.map(JSONValue.string)) }
     if !auditAnnotations.isEmpty { response["auditAnnotations"] = .object(auditAnnotations) }
     return .object(
-      JSONObject(literal: [
+      JSONObject(uniqueMembers: [
         .init("apiVersion", .string(apiVersion)), .init("kind", "AdmissionReview"),
         .init("response", .object(response)),
       ]))

@@ -21,12 +21,15 @@ public enum LogLine {
     let request = result.request
     let failures = result.failures.map { failure -> JSONValue in
       .object(
-        JSONObject(literal: [.init("rule", .string(failure.rule)), .init("reason", .string(failure.reason.rawValue))]))
+        JSONObject(uniqueMembers: [
+          .init("rule", .string(failure.rule)), .init("reason", .string(failure.reason.rawValue)),
+        ]))
     }
     let skipped = result.skipped.map { skip -> JSONValue in
-      .object(JSONObject(literal: [.init("rule", .string(skip.rule)), .init("reason", .string(skip.reason.rawValue))]))
+      .object(
+        JSONObject(uniqueMembers: [.init("rule", .string(skip.rule)), .init("reason", .string(skip.reason.rawValue))]))
     }
-    var object = JSONObject(literal: [
+    var object = JSONObject(uniqueMembers: [
       .init("time", .string(time.microTime)),
       .init("level", result.failures.isEmpty ? "info" : "warning"),
       .init("uid", .string(request.uid)),
@@ -41,7 +44,7 @@ public enum LogLine {
       .init(
         "events",
         .object(
-          JSONObject(literal: [
+          JSONObject(uniqueMembers: [
             .init("sent", .number(String(events.sent))), .init("aggregated", .number(String(events.aggregated))),
             .init("spooled", .number(String(events.spooled))), .init("dropped", .number(String(events.dropped))),
           ]))
@@ -52,7 +55,7 @@ public enum LogLine {
       object["eventReasons"] = .array(
         result.events.map {
           .object(
-            JSONObject(literal: [
+            JSONObject(uniqueMembers: [
               .init("reason", .string($0.reason.rawValue)), .init("rule", .string($0.rule)),
               .init("name", .string($0.name)),
             ]))

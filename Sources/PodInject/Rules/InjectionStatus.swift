@@ -18,10 +18,14 @@ struct InjectionStatus: Equatable {
   var annotationValue: String {
     let failures = failed.map { failure -> JSONValue in
       .object(
-        JSONObject(literal: [.init("rule", .string(failure.rule)), .init("reason", .string(failure.reason.rawValue))]))
+        JSONObject(uniqueMembers: [
+          .init("rule", .string(failure.rule)), .init("reason", .string(failure.reason.rawValue)),
+        ]))
     }
     return JSONValue.object(
-      JSONObject(literal: [.init("applied", .array(applied.map(JSONValue.string))), .init("failed", .array(failures))])
+      JSONObject(uniqueMembers: [
+        .init("applied", .array(applied.map(JSONValue.string))), .init("failed", .array(failures)),
+      ])
     ).serialized()
   }
 }
