@@ -22,11 +22,12 @@ public struct Timestamp: Sendable, Equatable, Comparable {
   /// line has one, and joining padded integer strings cost 1% of an admission's instructions. Years
   /// outside 0...9999 and microseconds outside 0...999999 (no clock gives them) take the general way.
   private func text(micro: Bool) -> String {
-    let (year, month, day, secondOfDay) = civil
+    let date = civil
+    let (year, month, day, secondOfDay) = date
     guard (0...9999).contains(year), (0...999_999).contains(microseconds) else {
-      guard micro else { return dateTime + "Z" }
+      guard micro else { return Self.dateTime(date) + "Z" }
       let digits = String(microseconds)
-      return dateTime + "." + String(repeating: "0", count: max(0, 6 - digits.count)) + digits + "Z"
+      return Self.dateTime(date) + "." + String(repeating: "0", count: max(0, 6 - digits.count)) + digits + "Z"
     }
     return String(unsafeUninitializedCapacity: micro ? 27 : 20) { out in
       var index = 0
@@ -71,9 +72,9 @@ public struct Timestamp: Sendable, Equatable, Comparable {
     return (year, month, day, secondOfDay)
   }
 
-  /// The calendar date and time of day the general way, for any year.
-  private var dateTime: String {
-    let (year, month, day, hms) = civil
+  /// The calendar date and time of day of `civil` the general way, for any year.
+  private static func dateTime(_ date: (year: Int64, month: Int64, day: Int64, secondOfDay: Int64)) -> String {
+    let (year, month, day, hms) = date
     func pad(_ value: Int64, _ width: Int) -> String {
       let text = String(value)
       return String(repeating: "0", count: max(0, width - text.count)) + text
