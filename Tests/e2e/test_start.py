@@ -8,6 +8,9 @@
   glibc's loader to look up when first needed, which a CGI program never does.
 - A CGI start fills the standard library's cache of the metadata of `_StringBreadcrumbs?`, so that an
   admission never runs the runtime's demangler; it holds what the demangler would have stored.
+- A class's superclass named by a direct reference (that of every array's storage class) is found
+  through its accessor, not the demangler (Sources/CStart/Superclass.c); the classes get the same
+  superclass.
 - The pieces of the runtime that every start would otherwise pay for stay out of the link: the
   backtracer's constructor, Swift Concurrency with libdispatch's constructor, and the regex engine.
 - A process started either way answers the same bytes; the Events of a fast-started CGI admission are
@@ -141,13 +144,53 @@ def test_a_cgi_start_fills_the_breadcrumbs_type_as_the_runtime_would(static_bin,
     assert fast[1:] == full[1:] == (0x202, breadcrumbs), (fast, full)
 
 
-def test_a_cgi_admission_never_runs_the_demangler(static_bin, tmp_path):
+@pytest.mark.parametrize("function", [
+    "swift_getTypeByMangledNameInContextImpl",   # a type by its mangled name (the breadcrumbs cache)
+    "swift_getTypeByMangledNode",                # the demangled name's lookup (superclass names)
+])
+def test_a_cgi_admission_never_runs_the_demangler(function, static_bin, tmp_path):
     config = _config(tmp_path)
     (tmp_path / "cache").mkdir()
     reached, answer = _run_under_gdb(static_bin, "", _cgi_env(config, tmp_path / "cache"), tmp_path,
-                                     function="swift_getTypeByMangledNameInContextImpl")
-    assert not reached, "a CGI admission looked a type up by its mangled name (cold code, ~3% of an admission)"
+                                     function=function)
+    assert not reached, f"a CGI admission reached {function} (the runtime's demangler: cold code and stack)"
     assert b'"allowed":true' in answer.replace(b" ", b""), answer[:300]
+
+
+# The caches of the class metadata of arrays of two types of podinject's own, which every admission
+# instantiates at run time, and the superclass the standard library gives them.
+ARRAY_STORAGE_CACHES = ["$ss23_ContiguousArrayStorageCy9PodInject4RuleVGML",
+                        "$ss23_ContiguousArrayStorageCy9PodInject9JSONValueOGML"]
+ARRAY_STORAGE_BASE = "$ss28__ContiguousArrayStorageBaseCN"
+
+
+@pytest.mark.parametrize("args", ["", "--cgi"])
+def test_array_storage_classes_get_the_superclass_the_runtime_gives(args, static_bin, tmp_path):
+    """Sources/CStart/Superclass.c answers a class's superclass lookup from the superclass's own accessor
+    (scripts/build wraps the runtime's lookup); the classes instantiated at run time must end up with the
+    superclass the standard library defines, in a fast-started CGI process and in one started by glibc."""
+    config = _config(tmp_path)
+    (tmp_path / "cache").mkdir()
+    env = _cgi_env(config, tmp_path / "cache")
+    symbols = {line.split()[-1]: int(line.split()[0], 16) for line in _symbols(static_bin).splitlines()
+               if len(line.split()) == 3}
+    command = f"run {args} < {REVIEW} > {tmp_path / 'stdout'} 2> {tmp_path / 'stderr'}"
+    prints = []
+    for cache in ARRAY_STORAGE_CACHES:
+        prints += ["-ex", f"print/x *(long*)&'{cache}'", "-ex", f"print/x *(*(long**)&'{cache}' + 1)"]
+    proc = subprocess.run(["gdb", "-batch", "-nx", "-ex", "break exit", "-ex", command, *prints, str(static_bin)],
+                          capture_output=True, text=True, env=env, timeout=120)
+    values = [int(line.split("=")[1], 16) for line in proc.stdout.splitlines() if line.startswith("$")]
+    assert len(values) == 2 * len(ARRAY_STORAGE_CACHES), proc.stdout + proc.stderr
+    for cache, metadata, superclass in zip(ARRAY_STORAGE_CACHES, values[0::2], values[1::2]):
+        assert metadata > 0, f"{cache}: the admission never instantiated it, so this checks nothing"
+        assert superclass == symbols[ARRAY_STORAGE_BASE], (cache, hex(superclass))
+    assert b'"allowed":true' in (tmp_path / "stdout").read_bytes().replace(b" ", b"")
+
+
+def test_the_superclass_lookup_is_wrapped(static_bin):
+    names = {line.split()[-1] for line in _symbols(static_bin).splitlines() if line.strip()}
+    assert "__wrap_swift_getTypeByMangledName" in names, "scripts/build no longer links Sources/CStart/Superclass.c"
 
 
 def test_both_starts_give_the_same_answer(static_bin, tmp_path):

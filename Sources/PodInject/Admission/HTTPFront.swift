@@ -110,7 +110,7 @@ public enum HTTPFront {
   public static func cgiHeader(status: Int, reason: String, extra: [String] = []) -> String {
     // Plain appends: the first call of the standard library's generic `joined` resolves its
     // associated types by demangling at run time, a sixteenth of a whole CGI admission.
-    var header = "Status: \(status) \(reason)\r\nContent-Type: application/json\r\n"
+    var header = "Status: " + status.decimalText + " " + reason + "\r\nContent-Type: application/json\r\n"
     for line in extra { header += line + "\r\n" }
     return header + "\r\n"
   }

@@ -148,7 +148,7 @@ public struct Outbox: Sendable {
   }
 
   /// The default outbox, one per user: `/tmp/podinject-<euid>/outbox`.
-  public static var defaultDirectory: String { "/tmp/podinject-\(geteuid())/outbox" }
+  public static var defaultDirectory: String { "/tmp/podinject-" + Int(geteuid()).decimalText + "/outbox" }
 
   /// The outbox directory, opened and checked; with `create`, made (mode 0700) when missing.
   public func open(create: Bool = false) throws(FileError) -> PrivateDirectory {

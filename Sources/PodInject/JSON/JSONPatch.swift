@@ -55,7 +55,9 @@ public struct JSONPatch: Sendable, Equatable {
     throws(JSONPatchError)
   {
     let path = operation.path
-    let fail = { (reason: String) in
+    // A local function, not a closure value: its captures stay on the stack (a closure value's context
+    // was allocated, and freed, for every operation).
+    func fail(_ reason: String) -> JSONPatchError {
       JSONPatchError(message: "\(operation.name) \"\(path)\": \(reason)")
     }
     switch operation {

@@ -48,7 +48,7 @@ public struct JSONPointer: Sendable, Hashable, CustomStringConvertible {
   }
 
   public func appending(index: Int) -> JSONPointer {
-    appending(String(index))
+    appending(index.decimalText)
   }
 
   /// The pointer to the position after an array's last element (the "-" token), for `add`.

@@ -45,8 +45,10 @@ public enum LogLine {
         "events",
         .object(
           JSONObject(uniqueMembers: [
-            .init("sent", .number(String(events.sent))), .init("aggregated", .number(String(events.aggregated))),
-            .init("spooled", .number(String(events.spooled))), .init("dropped", .number(String(events.dropped))),
+            .init("sent", .number(events.sent.decimalText)),
+            .init("aggregated", .number(events.aggregated.decimalText)),
+            .init("spooled", .number(events.spooled.decimalText)),
+            .init("dropped", .number(events.dropped.decimalText)),
           ]))
       ),
       .init("durationMs", .number(formatMilliseconds(durationMs))),
@@ -74,9 +76,11 @@ public enum LogLine {
 
   /// Milliseconds with three decimals, as JSON number text.
   static func formatMilliseconds(_ ms: Double) -> String {
-    let micros = Int((ms * 1000).rounded())
-    let fraction = String(micros % 1000)
-    return "\(micros / 1000).\(String(repeating: "0", count: 3 - fraction.count))\(fraction)"
+    // A duration from a monotonic clock, never negative: clamped at zero, the text is always a JSON number.
+    let micros = max(0, Int((ms * 1000).rounded()))
+    let fraction = micros % 1000
+    let padding = fraction < 10 ? "00" : fraction < 100 ? "0" : ""
+    return (micros / 1000).decimalText + "." + padding + fraction.decimalText
   }
 }
 
