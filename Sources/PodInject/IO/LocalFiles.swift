@@ -28,8 +28,9 @@ public enum LocalFiles {
 
   /// `read(_:limit:)`, and the `errno` of a read that failed (0 when the input simply ended).
   static func readReportingErrors(_ fd: Int32, limit: Int) -> (bytes: [UInt8], overflowed: Bool, error: Int32) {
-    // A stack buffer that is never zeroed: a fresh 64 KiB heap buffer per read cost page faults
-    // that showed in every admission.
+    // A temporary buffer that is never zeroed: a fresh 64 KiB array per read cost page faults that
+    // showed in every admission. (At 16 KiB, withUnsafeTemporaryAllocation takes it from the heap, not
+    // the stack; reading a file straight into an array of its size measured no better.)
     withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 16 * 1024) { chunk in
       var bytes: [UInt8] = []
       while true {
