@@ -1,8 +1,10 @@
 // glibc's start-up for the static executable, without CPU detection in CGI and function-runtime
 // processes (scripts/build, static mode, defines CSTART_STATIC_EXECUTABLE and links glibc's own
-// libc-start.o with its entry renamed CStart_glibcStartMain, and its dl-origin.o with
-// _dl_get_origin renamed CStart_glibcGetOrigin). Such a process also leaves the executable's directory
-// unread and finds one cache of the Swift standard library filled (both further down).
+// libc-start.o with its entry renamed CStart_glibcStartMain and its call of __tunables_init renamed
+// CStart_glibcTunablesInit, and its dl-origin.o with _dl_get_origin renamed CStart_glibcGetOrigin).
+// Such a process also finds one cache of the Swift standard library filled; and every process, through
+// either entry, reads glibc's tunables only when the environment has some, and leaves the executable's
+// directory unread during start-up unless an LD_ variable may need it (all further down).
 //
 // A static glibc program runs init_cpu_features before main: some 40 CPUID instructions (features,
 // then cache sizes, leaf by leaf). On a virtual machine every CPUID traps to the hypervisor; measured
@@ -15,8 +17,8 @@
 //     offline command have some)
 // goes through the same steps as glibc 2.36's __libc_start_main, in the same order, minus that
 // detection: the string functions resolve to their baseline SSE2 versions, the cache thresholds get
-// glibc's own defaults. Every other process (stdin mode, the deliverer, the tools) calls glibc's entry
-// unchanged. Such a process must not dlopen: glibc refuses to load a library whose ISA level it cannot
+// glibc's own defaults. Every other process (stdin mode, the deliverer, the tools) calls glibc's entry,
+// with its steps (those two narrowed as said). A fast-started process must not dlopen: glibc refuses to load a library whose ISA level it cannot
 // check ("CPU ISA level is lower than required"). Only Event delivery loads libcurl, and CGI and
 // function-runtime modes hand delivery to the detached deliverer, which starts with detection; were
 // that ever not so, the Events would stay in the outbox with that message in the log, for the next
@@ -38,7 +40,6 @@ extern void *__libc_stack_end;
 extern int __libc_enable_secure;
 extern void *_dl_random;
 extern void _dl_aux_init(ElfW(auxv_t) * auxv);
-extern void __tunables_init(char **environment);
 extern void _dl_relocate_static_pie(void);
 extern void __libc_setup_tls(void);
 extern void __pthread_initialize_minimal(void) __attribute__((weak));
@@ -73,17 +74,38 @@ extern int CStart_glibcStartMain(int (*main)(int, char **, char **), int argc, c
 /// glibc's own `_dl_get_origin` (dl-origin.o, renamed by scripts/build): the executable's directory.
 extern const char *CStart_glibcGetOrigin(void);
 
-/// Set while a CGI program's start-up runs: the executable's directory is then left unknown.
+/// glibc's own `__tunables_init` (dl-tunables.o, unchanged), which its start-up calls renamed
+/// CStart_glibcTunablesInit (scripts/build renames the call in libc-start.o).
+extern void __tunables_init(char **environment);
+
+/// Whether the environment holds anything glibc's tunables read (GLIBC_TUNABLES or an alias such as
+/// MALLOC_ARENA_MAX or LD_HWCAP_MASK): found by `__libc_start_main` before glibc's start-up runs.
+static bool tunables_present;
+
+/// Set while start-up runs without LD_ variables: the executable's directory is then left unknown.
 static bool origin_deferred;
 
+/// glibc's start-up reads the tunables from the environment: every variable compared with each tunable's
+/// name and alias, some 30,000 instructions per process. Without any variable they could read, reading
+/// them changes nothing, so it is skipped.
+void CStart_glibcTunablesInit(char **environment) {
+  if (tunables_present) __tunables_init(environment);
+}
+
 /// The executable's directory, for a `$ORIGIN` in a later dlopen; glibc's start-up asks for it first
-/// thing (a readlink of /proc/self/exe, a path walk through procfs: about 5% of a CGI admission). A
-/// CGI program never loads a library (see above), so its start-up gets NULL, the value glibc's loader
-/// itself treats as "not looked up yet" and fills in on first use.
+/// thing (a readlink of /proc/self/exe, a path walk through procfs: about 5% of a CGI admission).
+/// During start-up without LD_ variables (LD_LIBRARY_PATH may name $ORIGIN, and glibc expands it at
+/// start) it gets NULL, the value glibc's loader itself treats as "not looked up yet" and fills in on
+/// first use (dl-load.o and dl-deps.o call this again when a path names $ORIGIN); a CGI program never
+/// loads a library, and the one that does (libcurl, for Events) is found without $ORIGIN.
 const char *_dl_get_origin(void) {
   if (origin_deferred) return NULL;
   return CStart_glibcGetOrigin();
 }
+
+/// Start-up is over (constructors run after glibc's own start-up steps, before main): from here on,
+/// the executable's directory is looked up when asked for.
+__attribute__((constructor)) static void start_up_done(void) { origin_deferred = false; }
 
 /// What a Swift type metadata accessor returns: the metadata and its state (swiftcall, two registers).
 typedef struct {
@@ -151,12 +173,15 @@ int __libc_start_main(int (*main)(int, char **, char **), int argc, char **argv,
     // glibc's tunables and their aliases (MALLOC_ARENA_MAX, ...): read only when present.
     if (starts(*entry, "GLIBC_") || starts(*entry, "MALLOC_") || starts(*entry, "LD_")) tunables = true;
   }
+  tunables_present = tunables;
+  // Unless LD_ variables (LD_LIBRARY_PATH may name $ORIGIN) ask the loader for it at once.
+  origin_deferred = !tunables;
   if (!cgi || argc != 1) return CStart_glibcStartMain(main, argc, argv, init, fini, rtld_fini, stack_end);
 
   __environ = environment;
   __libc_stack_end = stack_end;
   _dl_aux_init((ElfW(auxv_t) *)(entry + 1));
-  if (tunables) __tunables_init(__environ);
+  CStart_glibcTunablesInit(__environ);
   // The string functions' thresholds, before any of them runs (glibc sets them during the detection,
   // before the IRELATIVE relocations): glibc's value for a CPU whose caches it does not know, three
   // quarters of the assumed 1 MiB. At zero, every copy over 128 bytes would take the non-temporal path.
@@ -180,8 +205,6 @@ int __libc_start_main(int (*main)(int, char **, char **), int argc, char **argv,
   __asm__ volatile("movq %0, %%fs:0x30" : : "r"(pointer_guard));
   if (rtld_fini != NULL) __cxa_atexit((void (*)(void *))rtld_fini, NULL, NULL);
   __libc_early_init(true);
-  // Unless LD_ variables (LD_LIBRARY_PATH may name $ORIGIN) ask the loader for it at once.
-  origin_deferred = !tunables;
   __libc_init_first(argc, argv, __environ);
   origin_deferred = false;
   __cxa_atexit(call_fini, NULL, NULL);

@@ -4,8 +4,9 @@
   the hypervisor per CPUID on a virtual machine); every other process goes through glibc's own entry,
   renamed CStart_glibcStartMain. Which path a process took is seen with gdb: a breakpoint on glibc's
   entry is hit, or not.
-- A CGI start leaves the executable's directory (glibc's $ORIGIN, a readlink of /proc/self/exe) for
-  glibc's loader to look up when first needed, which a CGI program never does.
+- A start without LD_ variables, through either entry, leaves the executable's directory (glibc's
+  $ORIGIN, a readlink of /proc/self/exe) for glibc's loader to look up when first needed; glibc's
+  tunables are read only when the environment has some.
 - A CGI start fills the standard library's cache of the metadata of `_StringBreadcrumbs?`, so that an
   admission never runs the runtime's demangler; it holds what the demangler would have stored.
 - A class's superclass named by a direct reference (that of every array's storage class) is found
@@ -94,19 +95,40 @@ def test_every_other_process_starts_through_glibc(case, static_bin, tmp_path):
     assert reached, f"{case}: glibc's entry was not reached (a process that may load libcurl needs it)"
 
 
-@pytest.mark.parametrize("case", ["cgi", "cgi-with-ld-variable", "stdin"])
-def test_only_a_cgi_start_leaves_the_executables_directory_unread(case, static_bin, tmp_path):
-    """glibc's start-up reads /proc/self/exe for a later dlopen's $ORIGIN; a CGI program, which never
-    loads a library, skips it unless an LD_ variable may need it at once."""
+def _start_env(case: str, config: Path, cache: Path) -> dict[str, str]:
+    """The environment of a CGI start or of a stdin-mode start."""
+    if case.startswith("cgi"):
+        return _cgi_env(config, cache)
+    return h.clean_env({"PODINJECT_CONFIG": str(config), "PODINJECT_CACHE_DIR": str(cache)})
+
+
+@pytest.mark.parametrize("case", ["cgi", "cgi-with-ld-variable", "stdin", "stdin-with-ld-variable"])
+def test_a_start_leaves_the_executables_directory_unread_unless_an_ld_variable_may_need_it(
+        case, static_bin, tmp_path):
+    """glibc's start-up reads /proc/self/exe for a later dlopen's $ORIGIN; without an LD_ variable
+    (LD_LIBRARY_PATH may name $ORIGIN, expanded at start) it is left for glibc's loader to look up when
+    a path names $ORIGIN, through either entry (test_events_delivery.py loads libcurl after such a start)."""
     config = _config(tmp_path)
     (tmp_path / "cache").mkdir()
-    env = _cgi_env(config, tmp_path / "cache")
-    if case == "cgi-with-ld-variable":
+    env = _start_env(case, config, tmp_path / "cache")
+    if case.endswith("ld-variable"):
         env["LD_LIBRARY_PATH"] = "$ORIGIN/lib"
-    if case == "stdin":
-        env = h.clean_env({"PODINJECT_CONFIG": str(config), "PODINJECT_CACHE_DIR": str(tmp_path / "cache")})
     reached, answer = _run_under_gdb(static_bin, "", env, tmp_path, function="CStart_glibcGetOrigin")
-    assert reached == (case != "cgi"), f"{case}: glibc's _dl_get_origin reached: {reached}"
+    assert reached == case.endswith("ld-variable"), f"{case}: glibc's _dl_get_origin reached: {reached}"
+    assert b'"allowed":true' in answer.replace(b" ", b""), answer[:300]
+
+
+@pytest.mark.parametrize("case", ["cgi", "stdin"])
+@pytest.mark.parametrize("variable", [None, "GLIBC_TUNABLES=glibc.malloc.perturb=0", "MALLOC_ARENA_MAX=2"])
+def test_glibc_reads_its_tunables_only_when_the_environment_has_some(case, variable, static_bin, tmp_path):
+    config = _config(tmp_path)
+    (tmp_path / "cache").mkdir()
+    env = _start_env(case, config, tmp_path / "cache")
+    if variable:
+        name, _, value = variable.partition("=")
+        env[name] = value
+    reached, answer = _run_under_gdb(static_bin, "", env, tmp_path, function="__tunables_init")
+    assert reached == (variable is not None), f"{case}, {variable}: glibc's __tunables_init reached: {reached}"
     assert b'"allowed":true' in answer.replace(b" ", b""), answer[:300]
 
 
