@@ -18,11 +18,11 @@
 // goes through the same steps as glibc 2.36's __libc_start_main, in the same order, minus that
 // detection: the string functions resolve to their baseline SSE2 versions, the cache thresholds get
 // glibc's own defaults. Every other process (stdin mode, the deliverer, the tools) calls glibc's entry,
-// with its steps (those two narrowed as said). A fast-started process must not dlopen: glibc refuses to load a library whose ISA level it cannot
-// check ("CPU ISA level is lower than required"). Only Event delivery loads libcurl, and CGI and
-// function-runtime modes hand delivery to the detached deliverer, which starts with detection; were
-// that ever not so, the Events would stay in the outbox with that message in the log, for the next
-// deliverer. Tests/e2e/test_start.py checks which processes take which path.
+// whose steps are glibc's own but for the two narrowed above. A fast-started process must not dlopen:
+// glibc refuses to load a library whose ISA level it cannot check ("CPU ISA level is lower than
+// required"). Only Event delivery loads libcurl, and CGI and function-runtime modes hand delivery to
+// the detached deliverer, which starts with detection; were that ever not so, the Events would stay in
+// the outbox with that message in the log, for the next deliverer. Tests/e2e/test_start.py checks which processes take which path.
 //
 // Should a glibc update change these internal symbols, the link fails (a missing or duplicate symbol);
 // it cannot silently keep a stale sequence.

@@ -15,7 +15,7 @@
 // TypeLookupErrorOr<TypeInfo>, returned through the pointer in %rax as the Swift calling convention
 // does): metadata at 0, its state at 8, reference ownership (strong: 0) at 16, and the union's tag
 // (0: a type, 1: an error) at 24. Tests/e2e/test_start.py checks that a CGI admission never reaches the
-// demangler and answers as a process without the fast start does.
+// demangler, and that the array storage classes it instantiates get the standard library's superclass.
 #if defined(CSTART_STATIC_EXECUTABLE) && defined(__x86_64__)
 
 #include <stddef.h>

@@ -42,16 +42,7 @@ enum IO {
 
   /// Writes all of `bytes`; false when the reader went away.
   @discardableResult
-  static func write(_ fd: Int32, _ bytes: [UInt8]) -> Bool {
-    var written = 0
-    while written < bytes.count {
-      let n = bytes[written...].withUnsafeBytes { Glibc.write(fd, $0.baseAddress, $0.count) }
-      if n < 0 && errno == EINTR { continue }
-      guard n > 0 else { return false }
-      written += n
-    }
-    return true
-  }
+  static func write(_ fd: Int32, _ bytes: [UInt8]) -> Bool { LocalFiles.writeAll(fd, bytes) }
 
   @discardableResult
   static func write(_ fd: Int32, _ text: String) -> Bool { write(fd, Array(text.utf8)) }

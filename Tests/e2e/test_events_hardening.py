@@ -314,6 +314,16 @@ def test_logfile_that_is_a_fifo_of_another_user_does_not_hang(site_factory, podi
     assert time.monotonic() - t0 < 5 and f.returncode == 3, f.describe()
 
 
+def test_a_logfile_that_refuses_the_line_falls_back_to_stderr(site_factory, podinject_bin):
+    """A log file that opens but takes nothing (a full disk; here /dev/full) must not swallow the line."""
+    site = site_factory(CORE, logFile="/dev/full")
+    site.api.stop()
+    site.admit(failing_review(1))
+    f = site.flush()
+    assert f.returncode == 3, f.describe()
+    assert '"command":"events flush"' in f.err, "the line was lost with the failed write, not sent to stderr"
+
+
 def test_logfile_through_proc_fd_reaches_the_pipe(site_factory, podinject_bin):
     """The Deployment's logFile is /proc/1/fd/1, a link (in a directory nobody else can write) to a pipe."""
     r, w = os.pipe()

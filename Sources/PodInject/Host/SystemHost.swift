@@ -58,14 +58,16 @@ public struct SystemHost: Host {
 
   public func fingerprint(_ path: String) -> FileFingerprint? { LocalFiles.fingerprint(path) }
 
+  /// False also when the write fails (a full disk, a closed pipe): the caller then writes the line
+  /// where it falls back to, rather than losing it.
   public func appendLine(_ line: String, to path: String) -> Bool {
     guard let fd = LocalFiles.openForAppending(path) else { return false }
-    Self.write(fd, Array((line + "\n").utf8))
+    let written = LocalFiles.writeAll(fd, Array((line + "\n").utf8))
     close(fd)
-    return true
+    return written
   }
 
-  public func logToStandardError(_ line: String) { Self.write(2, Array((line + "\n").utf8)) }
+  public func logToStandardError(_ line: String) { LocalFiles.writeAll(2, Array((line + "\n").utf8)) }
 
   public func spawnDetached(_ request: SpawnRequest) -> SpawnOutcome {
     var pipeEnds: [Int32] = [-1, -1]
@@ -85,20 +87,9 @@ public struct SystemHost: Host {
     }
     if let input = request.input {
       close(pipeEnds[0])
-      if pid > 0 { Self.write(pipeEnds[1], input) }
+      if pid > 0 { LocalFiles.writeAll(pipeEnds[1], input) }
       close(pipeEnds[1])
     }
     return pid > 0 ? .started(pid: pid) : .failed(reason: String(cString: strerror(-pid)))
-  }
-
-  /// Writes all of `bytes`, retrying on EINTR; stops when the reader went away.
-  private static func write(_ fd: Int32, _ bytes: [UInt8]) {
-    var written = 0
-    while written < bytes.count {
-      let n = bytes[written...].withUnsafeBytes { Glibc.write(fd, $0.baseAddress, $0.count) }
-      if n < 0 && errno == EINTR { continue }
-      guard n > 0 else { return }
-      written += n
-    }
   }
 }

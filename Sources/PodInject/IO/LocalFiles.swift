@@ -88,6 +88,20 @@ public enum LocalFiles {
     return names
   }
 
+  /// Writes all of `bytes` to `fd` (again after an interrupted or a short write); false when a write
+  /// fails, `errno` then saying why.
+  @discardableResult
+  public static func writeAll(_ fd: Int32, _ bytes: [UInt8]) -> Bool {
+    var written = 0
+    while written < bytes.count {
+      let n = bytes[written...].withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
+      if n < 0 && errno == EINTR { continue }
+      guard n > 0 else { return false }
+      written += n
+    }
+    return true
+  }
+
   /// Writes `bytes` to `temporary` and renames it to `path`, in the directory that holds them (which the
   /// caller has chosen), so no reader sees half a file; nil on success, else why not. Neither name is
   /// followed if it is a symbolic link.
@@ -114,17 +128,11 @@ public enum LocalFiles {
       fd = openat(directory, temporary, flags, 0o600)
     }
     guard fd >= 0 else { return "cannot write \(path)/\(temporary): \(String(cString: strerror(errno)))" }
-    var written = 0
-    while written < bytes.count {
-      let n = bytes[written...].withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
-      if n < 0 && errno == EINTR { continue }
-      guard n > 0 else {
-        let problem = "cannot write \(path)/\(temporary): \(String(cString: strerror(errno)))"
-        close(fd)
-        unlinkat(directory, temporary, 0)
-        return problem
-      }
-      written += n
+    guard writeAll(fd, bytes) else {
+      let problem = "cannot write \(path)/\(temporary): \(String(cString: strerror(errno)))"
+      close(fd)
+      unlinkat(directory, temporary, 0)
+      return problem
     }
     close(fd)
     guard renameat(directory, temporary, directory, name) == 0 else {
