@@ -60,7 +60,9 @@ enum ReviewCommand: Command {
     let review = result.response.review(apiVersion: request.reviewAPIVersion)
     let answer = mode.framedAnswer(review.serializedBytes())
     Limits.disarm()
-    IO.write(1, answer)
+    // An answer the caller never gets is said in the log line (the API server then applies the webhook's
+    // failurePolicy, which podinject cannot see).
+    let unanswered = IO.write(1, answer) ? [] : ["the answer could not be written: " + String(cString: strerror(errno))]
     // lighttpd (and Apache) SIGTERM a CGI program as soon as its response ends; what is left (the log
     // line, handing Events to a deliverer) is short and bounded, and must not be lost to that.
     if mode == .cgi { signal(SIGTERM, SIG_IGN) }
@@ -73,7 +75,7 @@ enum ReviewCommand: Command {
     events.deliver(inProcess: mode == .stdin, configPath: configFile.path)
     let line = LogLine.review(
       result, events: events.counts, durationMs: host.monotonicMilliseconds() - started, time: environment.now,
-      notes: events.notes + metrics.notes)
+      notes: unanswered + events.notes + metrics.notes)
     host.log(line, to: mode.logDestination(settings))
     // Exit here, with the request, the configuration (and the cache entry it came from) and the result
     // still alive: freeing a 1 MiB document (or a configuration) node by node would cost more than

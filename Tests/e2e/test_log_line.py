@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
 
 import pytest
 
@@ -60,3 +62,29 @@ def test_log_line_fields(sample, tmp_path, podinject_bin):
             {(f["rule"], f["reason"]) for f in status.get("failed", [])}
     if req["kind"]["kind"] != "Pod":
         assert log["applied"] == [] and log["failed"] == []
+
+
+def test_an_answer_nobody_reads_is_said_in_the_log_line(tmp_path, podinject_bin):
+    """Stdout is a pipe whose reader is gone: the answer cannot be written (EPIPE; SIGPIPE is ignored),
+    and the log line says so instead of reading like any other admission."""
+    review = json.loads((h.SAMPLES / "review-plain-pod.json").read_text())
+    cfg = h.config_copy(h.SAMPLES / "config.yaml", tmp_path, api="none")
+    read_end, write_end = os.pipe()
+    os.close(read_end)
+    try:
+        proc = subprocess.run([str(podinject_bin), "--config", str(cfg)], input=h.review_bytes(review),
+                              stdout=write_end, stderr=subprocess.PIPE, env=h.clean_env({}), timeout=30)
+    finally:
+        os.close(write_end)
+    lines = [ln for ln in proc.stderr.decode().split("\n") if ln]
+    assert len(lines) == 1, proc.stderr
+    log = json.loads(lines[0])
+    assert any(note.startswith("the answer could not be written: ") for note in log.get("notes", [])), log
+    assert "Broken pipe" in " ".join(log["notes"]), log["notes"]
+
+
+def test_an_answer_that_is_read_has_no_such_note(tmp_path, podinject_bin):
+    review = json.loads((h.SAMPLES / "review-plain-pod.json").read_text())
+    cfg = h.config_copy(h.SAMPLES / "config.yaml", tmp_path, api="none")
+    log = _log(h.admit(review, config=cfg))
+    assert not any("answer" in note for note in log.get("notes", [])), log
