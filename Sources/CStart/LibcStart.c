@@ -164,18 +164,16 @@ int __libc_start_main(int (*main)(int, char **, char **), int argc, char **argv,
                       void (*fini)(void), void (*rtld_fini)(void), void *stack_end) {
   char **environment = &argv[argc + 1];
   bool cgi = false;
-  bool tunables = false;
   char **entry = environment;
   for (; *entry != NULL; entry++) {
     if (names(*entry, "REQUEST_METHOD") || names(*entry, "GATEWAY_INTERFACE") || names(*entry, "Http_Method")) {
       cgi = true;
     }
     // glibc's tunables and their aliases (MALLOC_ARENA_MAX, ...): read only when present.
-    if (starts(*entry, "GLIBC_") || starts(*entry, "MALLOC_") || starts(*entry, "LD_")) tunables = true;
+    if (starts(*entry, "GLIBC_") || starts(*entry, "MALLOC_") || starts(*entry, "LD_")) tunables_present = true;
   }
-  tunables_present = tunables;
   // Unless LD_ variables (LD_LIBRARY_PATH may name $ORIGIN) ask the loader for it at once.
-  origin_deferred = !tunables;
+  origin_deferred = !tunables_present;
   if (!cgi || argc != 1) return CStart_glibcStartMain(main, argc, argv, init, fini, rtld_fini, stack_end);
 
   __environ = environment;
@@ -206,7 +204,6 @@ int __libc_start_main(int (*main)(int, char **, char **), int argc, char **argv,
   if (rtld_fini != NULL) __cxa_atexit((void (*)(void *))rtld_fini, NULL, NULL);
   __libc_early_init(true);
   __libc_init_first(argc, argv, __environ);
-  origin_deferred = false;
   __cxa_atexit(call_fini, NULL, NULL);
   if (__libc_enable_secure) __libc_check_standard_fds();
 

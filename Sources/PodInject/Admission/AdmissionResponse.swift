@@ -29,7 +29,7 @@ public struct AdmissionResponse: Sendable {
     if let status {
       response["status"] = .object(
         JSONObject(uniqueMembers: [
-          .init("code", .number(String(status.code))), .init("status", "Failure"), .init("reason", "Forbidden"),
+          .init("code", .number(status.code.decimalText)), .init("status", "Failure"), .init("reason", "Forbidden"),
           .init("message", .string(status.message)),
         ]))
     }
